@@ -1,0 +1,113 @@
+# unum - many Linux machines, one system.
+#   make            build build/unumd, build/unum
+#   make check      all tests (unit, unit under ASan+UBSan, interop, fuzz)
+#   make demo       a 3-node run on this machine
+#   make fuzz       each fuzz target for FUZZ_SECONDS (default 300)
+#   make install PREFIX=/usr/local DESTDIR=
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DESTDIR ?=
+FUZZ_SECONDS ?= 300
+CHECK_FUZZ_SECONDS ?= 20
+
+CC ?= cc
+CLANG ?= clang
+PKGCONFIG ?= pkg-config
+O := build
+
+WARN := -Wall -Wextra -Werror -Wempty-body -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+UNUM_CFLAGS := -std=gnu17 -D_GNU_SOURCE $(WARN) -Isrc -pthread \
+	$(shell $(PKGCONFIG) --cflags libuv 2>/dev/null)
+LIBS := $(shell $(PKGCONFIG) --libs libuv 2>/dev/null) -pthread
+TEST_LIBS := $(shell $(PKGCONFIG) --libs cmocka 2>/dev/null)
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+
+LIB_SRC := $(sort $(wildcard src/9p/*.c src/ramfs/*.c src/conf/*.c))
+CMDS := unumd unum
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_HELP := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+HDRS := $(wildcard src/*/*.h tests/unit/*.h)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/obj/%.o)
+LIB_ASAN := $(LIB_SRC:%.c=$(O)/asan/%.o)
+UNITS := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+UNITS_ASAN := $(UNIT_SRC:tests/unit/%.c=$(O)/asan/tests/%)
+FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
+
+.SECONDARY:
+.PHONY: all deps check unit demo fuzz install clean format
+all: $(CMDS:%=$(O)/%)
+
+deps:
+	@sh scripts/deps.sh
+
+$(O)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(UNUM_CFLAGS) $(CFLAGS) -c -o $@ $<
+$(O)/asan/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(UNUM_CFLAGS) -O1 -g $(SAN) -c -o $@ $<
+
+$(O)/libunum.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(O)/libunum-asan.a: $(LIB_ASAN)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/%: $(O)/obj/src/cmd/%.o $(O)/libunum.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/tests/%: tests/unit/%.c $(UNIT_HELP) $(O)/libunum.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(UNUM_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HELP) \
+		$(O)/libunum.a $(TEST_LIBS) $(LIBS)
+$(O)/asan/tests/%: tests/unit/%.c $(UNIT_HELP) $(O)/libunum-asan.a $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(UNUM_CFLAGS) -O1 -g $(SAN) -Itests/unit -o $@ $< $(UNIT_HELP) \
+		$(O)/libunum-asan.a $(TEST_LIBS) $(LIBS)
+
+# libFuzzer targets: clang, with ASan and UBSan, on the library's sources.
+$(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(UNUM_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $< $(LIB_SRC) $(LIBS)
+
+unit: $(UNITS) $(UNITS_ASAN)
+
+check: deps all $(UNITS) $(UNITS_ASAN) $(FUZZERS)
+	@FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) sh tests/run.sh
+
+fuzz: deps $(FUZZERS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 sh tests/run.sh
+
+demo: deps all
+	@sh scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSCONFDIR)/unum $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(O)/unumd $(DESTDIR)$(SBINDIR)/unumd
+	install -m 0755 $(O)/unum $(DESTDIR)$(BINDIR)/unum
+	install -m 0644 docs/man/unumd.8 $(DESTDIR)$(MANDIR)/man8/unumd.8
+	install -m 0644 docs/man/unum.1 $(DESTDIR)$(MANDIR)/man1/unum.1
+	install -m 0644 docs/man/unumd.conf.5 $(DESTDIR)$(MANDIR)/man5/unumd.conf.5 2>/dev/null || \
+		{ install -d $(DESTDIR)$(MANDIR)/man5 && install -m 0644 docs/man/unumd.conf.5 $(DESTDIR)$(MANDIR)/man5/unumd.conf.5; }
+	[ -e $(DESTDIR)$(SYSCONFDIR)/unum/unumd.conf ] || \
+		install -m 0644 etc/unumd.conf $(DESTDIR)$(SYSCONFDIR)/unum/unumd.conf
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/unumd.service > $(DESTDIR)$(UNITDIR)/unumd.service
+
+format:
+	clang-format -i $(wildcard src/*/*.[ch] tests/*/*.[ch])
+
+clean:
+	rm -rf $(O)

@@ -1,0 +1,195 @@
+/*
+ * stream.c - the plain byte stream: a libuv TCP or pipe handle under a 9P
+ * connection.  A TLS stream provides the same struct p9_stream_ops.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "p9.h"
+
+struct uvstream {
+	struct p9_stream s; /* first: a p9_stream * is a uvstream * */
+	uv_stream_t *h;
+	int reading;
+	int closing;
+};
+
+struct wreq {
+	uv_write_t w;
+	struct uvstream *us;
+	uint8_t *buf;
+	size_t len;
+};
+
+static void
+alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	struct uvstream *us = h->data;
+	uint8_t *p = NULL;
+	size_t cap = 0;
+
+	us->s.on_alloc(&us->s, &p, &cap);
+	b->base = (char *)p;
+	b->len = cap;
+}
+
+static void
+read_cb(uv_stream_t *h, ssize_t n, const uv_buf_t *b)
+{
+	struct uvstream *us = h->data;
+
+	if (us->closing)
+		return;
+	if (n > 0)
+		us->s.on_read(&us->s, (size_t)n);
+	else if (n == UV_EOF)
+		us->s.on_end(&us->s, 0);
+	else if (n < 0)
+		us->s.on_end(&us->s, (int)n);
+}
+
+static void
+write_cb(uv_write_t *w, int status)
+{
+	struct wreq *wr = (struct wreq *)w;
+	struct uvstream *us = wr->us;
+
+	us->s.queued -= wr->len;
+	free(wr->buf);
+	free(wr);
+	if (!us->closing && us->s.on_written)
+		us->s.on_written(&us->s);
+}
+
+static int
+uv_write_buf(struct p9_stream *s, uint8_t *buf, size_t len)
+{
+	struct uvstream *us = (struct uvstream *)s;
+	struct wreq *wr;
+	uv_buf_t b;
+	int rc;
+
+	if (us->closing) {
+		free(buf);
+		return -EPIPE;
+	}
+	if (!(wr = malloc(sizeof *wr))) {
+		free(buf);
+		return -ENOMEM;
+	}
+	wr->us = us;
+	wr->buf = buf;
+	wr->len = len;
+	b = uv_buf_init((char *)buf, (unsigned)len);
+	s->queued += len;
+	if ((rc = uv_write(&wr->w, us->h, &b, 1, write_cb)) < 0) {
+		s->queued -= len;
+		free(buf);
+		free(wr);
+		return rc;
+	}
+	return 0;
+}
+
+static void
+uv_set_reading(struct p9_stream *s, int on)
+{
+	struct uvstream *us = (struct uvstream *)s;
+
+	if (us->closing || us->reading == !!on)
+		return;
+	us->reading = !!on;
+	if (on)
+		uv_read_start(us->h, alloc_cb, read_cb);
+	else
+		uv_read_stop(us->h);
+}
+
+static void
+close_cb(uv_handle_t *h)
+{
+	struct uvstream *us = h->data;
+
+	if (us->s.on_close)
+		us->s.on_close(&us->s);
+	free(us->h);
+	free(us);
+}
+
+static void
+uv_close_stream(struct p9_stream *s)
+{
+	struct uvstream *us = (struct uvstream *)s;
+
+	if (us->closing)
+		return;
+	us->closing = 1;
+	uv_close((uv_handle_t *)us->h, close_cb);
+}
+
+static const struct p9_stream_ops uv_ops = {
+	.write = uv_write_buf,
+	.set_reading = uv_set_reading,
+	.close = uv_close_stream,
+};
+
+static void
+fill_peer(struct p9_peer *p, uv_stream_t *h)
+{
+	uv_os_fd_t fd;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char host[INET6_ADDRSTRLEN];
+
+	snprintf(p->addr, sizeof p->addr, "?");
+	if (uv_fileno((uv_handle_t *)h, &fd) < 0)
+		return;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (ss.ss_family == AF_UNIX) {
+		struct ucred uc;
+		socklen_t ul = sizeof uc;
+
+		snprintf(p->addr, sizeof p->addr, "unix");
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == 0) {
+			p->has_cred = 1;
+			p->pid = uc.pid;
+			p->uid = uc.uid;
+			p->gid = uc.gid;
+			snprintf(p->addr, sizeof p->addr, "unix:pid%d",
+			    (int)uc.pid);
+		}
+	} else if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+		snprintf(p->addr, sizeof p->addr, "%s:%u", host,
+		    ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+		snprintf(p->addr, sizeof p->addr, "[%s]:%u", host,
+		    ntohs(in6->sin6_port));
+	}
+}
+
+struct p9_stream *
+p9_stream_uv_new(uv_stream_t *h)
+{
+	struct uvstream *us = calloc(1, sizeof *us);
+
+	if (!us)
+		return NULL;
+	us->s.ops = &uv_ops;
+	us->h = h;
+	h->data = us;
+	fill_peer(&us->s.peer, h);
+	if (h->type == UV_TCP)
+		uv_tcp_nodelay((uv_tcp_t *)h, 1);
+	return &us->s;
+}

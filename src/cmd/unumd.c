@@ -1,0 +1,384 @@
+/*
+ * unumd - the node daemon: serves this node's 9P tree on a local Unix
+ * socket and on TCP.  For now the tree is the synthetic one of ramfs
+ * (attach name "ram", or ""), with /node describing the node.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include "9p/p9.h"
+#include "conf/conf.h"
+#include "ramfs/ramfs.h"
+
+#define UNUM_VERSION "0.1.0"
+#define DEFAULT_CONF "/etc/unum/unumd.conf"
+#define DEFAULT_SOCKET "/run/unum/unumd.sock"
+#define DEFAULT_PORT 5640
+#define MAX_LISTEN 8
+
+struct config {
+	char name[64];
+	char socket[108];
+	char *listen[MAX_LISTEN];
+	int nlisten;
+	int listen_set; /* the command line replaces the file's list */
+	unsigned long long msize, max_fids, max_reqs, max_conns;
+	int trace, verbose;
+};
+
+static struct p9_srv *srv;
+static struct ramfs *fs;
+static struct p9_ops ops;
+static uv_signal_t sigs[2];
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: unumd [-Dv] [-c FILE] [-l ADDR]... [-s SOCKET] [-m MSIZE]"
+	    " [-n NAME]\n"
+	    "Serves this node's 9P tree.\n"
+	    "  -c, --config FILE   configuration (default " DEFAULT_CONF ")\n"
+	    "  -l, --listen ADDR   TCP address HOST:PORT (default "
+	    "127.0.0.1:%d); repeatable; 'none' for no TCP\n"
+	    "  -s, --socket PATH   Unix socket (default " DEFAULT_SOCKET ")\n"
+	    "  -m, --msize BYTES   largest 9P message (default 1M+24)\n"
+	    "  -n, --name NAME     node name (default: the host name)\n"
+	    "  -D, --trace         trace every 9P message on stderr\n"
+	    "  -v, --verbose       log connections and protocol errors\n"
+	    "  -h, --help          this help\n"
+	    "  -V, --version       print the version\n",
+	    DEFAULT_PORT);
+}
+
+static int
+add_listen(struct config *c, const char *addr, char *err, size_t cap)
+{
+	if (c->nlisten == MAX_LISTEN) {
+		snprintf(err, cap, "more than %d listen addresses",
+		    MAX_LISTEN);
+		return -1;
+	}
+	if (!(c->listen[c->nlisten] = strdup(addr)))
+		abort();
+	c->nlisten++;
+	return 0;
+}
+
+static int
+on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
+{
+	struct config *c = arg;
+	const char *k = l->argv[0];
+	unsigned long long *num = NULL, lo = 1, hi = 1u << 20;
+	int units = 0, i;
+
+	if (strcmp(k, "listen") == 0) {
+		if (l->argc < 2)
+			goto want_value;
+		if (c->listen_set)
+			return 0;
+		for (i = 1; i < l->argc; i++)
+			if (add_listen(c, l->argv[i], err, cap) < 0)
+				return -1;
+		return 0;
+	}
+	if (l->argc != 2)
+		goto want_value;
+	if (strcmp(k, "name") == 0) {
+		snprintf(c->name, sizeof c->name, "%s", l->argv[1]);
+		return 0;
+	}
+	if (strcmp(k, "socket") == 0) {
+		if (strlen(l->argv[1]) >= sizeof c->socket) {
+			snprintf(err, cap, "%s:%d: socket path too long",
+			    l->file, l->lineno);
+			return -1;
+		}
+		strcpy(c->socket, l->argv[1]);
+		return 0;
+	}
+	if (strcmp(k, "msize") == 0) {
+		num = &c->msize;
+		lo = P9_MINMSIZE;
+		hi = P9_MAXMSIZE;
+		units = 1;
+	} else if (strcmp(k, "max-fids") == 0)
+		num = &c->max_fids;
+	else if (strcmp(k, "max-requests") == 0)
+		num = &c->max_reqs;
+	else if (strcmp(k, "max-connections") == 0)
+		num = &c->max_conns;
+	if (!num) {
+		snprintf(err, cap, "%s:%d: unknown setting '%s'", l->file,
+		    l->lineno, k);
+		return -1;
+	}
+	if (conf_number(l->argv[1], lo, hi, units, num) < 0) {
+		snprintf(err, cap, "%s:%d: %s: '%s' is not a number from %llu"
+		    " to %llu", l->file, l->lineno, k, l->argv[1], lo, hi);
+		return -1;
+	}
+	return 0;
+want_value:
+	snprintf(err, cap, "%s:%d: '%s' wants %s", l->file, l->lineno, k,
+	    strcmp(k, "listen") ? "one value" : "one or more addresses");
+	return -1;
+}
+
+/* Until node-to-node trust exists, TCP serves loopback or an address the
+ * operator names, never every interface. */
+static int
+check_listen(const struct p9_addr *a, const char *s)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (a->is_unix)
+		return 0;
+	if ((inet_pton(AF_INET, a->host, &a4) == 1 &&
+		a4.s_addr == htonl(INADDR_ANY)) ||
+	    (inet_pton(AF_INET6, a->host, &a6) == 1 &&
+		IN6_IS_ADDR_UNSPECIFIED(&a6))) {
+		fprintf(stderr, "unumd: listen %s: refusing to serve every "
+		    "interface without authentication; name one address\n", s);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+node_file(const struct config *c)
+{
+	char buf[1024];
+	struct utsname u;
+	int n;
+
+	uname(&u);
+	n = snprintf(buf, sizeof buf,
+	    "name %s\narch %s\nncpu %ld\nversion %s\npid %d\n", c->name,
+	    u.machine, sysconf(_SC_NPROCESSORS_ONLN), UNUM_VERSION,
+	    (int)getpid());
+	ramfs_add(fs, "node", 'f', 0444, buf, (size_t)n);
+}
+
+static void
+on_attach(struct p9_req *r)
+{
+	const char *aname = r->in.u.attach.aname;
+
+	if (*aname && strcmp(aname, "ram") && strcmp(aname, "/")) {
+		p9_respond_errmsg(r, ENOENT, "no tree named '%s' on this node",
+		    aname);
+		return;
+	}
+	ramfs_ops()->attach(r);
+}
+
+static void
+closed(void *arg)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		uv_close((uv_handle_t *)&sigs[i], NULL);
+}
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+	p9_log(LOG_INFO, "signal %d: shutting down", signum);
+	uv_signal_stop(&sigs[0]);
+	uv_signal_stop(&sigs[1]);
+	p9_srv_close(srv, closed, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"listen", required_argument, NULL, 'l'},
+		{"socket", required_argument, NULL, 's'},
+		{"msize", required_argument, NULL, 'm'},
+		{"name", required_argument, NULL, 'n'},
+		{"trace", no_argument, NULL, 'D'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct config c;
+	const char *conffile = NULL, *msize_arg = NULL;
+	char err[512];
+	struct p9_srv_opts so;
+	struct p9_addr a;
+	int ch, i, rc;
+
+	memset(&c, 0, sizeof c);
+	while ((ch = getopt_long(argc, argv, "c:l:s:m:n:DvhV", lopts,
+		    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			conffile = optarg;
+			break;
+		case 'l':
+			c.listen_set = 1;
+			if (strcmp(optarg, "none") &&
+			    add_listen(&c, optarg, err, sizeof err) < 0) {
+				fprintf(stderr, "unumd: %s\n", err);
+				return 2;
+			}
+			break;
+		case 's':
+			if (strlen(optarg) >= sizeof c.socket) {
+				fprintf(stderr, "unumd: socket path too long\n");
+				return 2;
+			}
+			strcpy(c.socket, optarg);
+			break;
+		case 'm':
+			msize_arg = optarg;
+			break;
+		case 'n':
+			snprintf(c.name, sizeof c.name, "%s", optarg);
+			break;
+		case 'D':
+			c.trace = 1;
+			break;
+		case 'v':
+			c.verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("unumd %s\n", UNUM_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "unumd: unexpected argument '%s'\n",
+		    argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	p9_log_init("unumd", c.verbose);
+
+	/* The file first; the command line wins. */
+	{
+		char name[64] = "", sock[108] = "";
+
+		snprintf(name, sizeof name, "%s", c.name);
+		snprintf(sock, sizeof sock, "%s", c.socket);
+		rc = conf_read(conffile ? conffile : DEFAULT_CONF, on_conf_line,
+		    &c, err, sizeof err);
+		if (rc < 0 && (conffile || errno != ENOENT)) {
+			fprintf(stderr, "unumd: %s\n", err);
+			return 1;
+		}
+		if (*name)
+			snprintf(c.name, sizeof c.name, "%s", name);
+		if (*sock)
+			snprintf(c.socket, sizeof c.socket, "%s", sock);
+	}
+	if (msize_arg && conf_number(msize_arg, P9_MINMSIZE, P9_MAXMSIZE, 1,
+			     &c.msize) < 0) {
+		fprintf(stderr, "unumd: --msize: '%s' is not a size from %u "
+		    "to %u\n", msize_arg, P9_MINMSIZE, P9_MAXMSIZE);
+		return 2;
+	}
+	if (!*c.name && gethostname(c.name, sizeof c.name - 1) < 0)
+		strcpy(c.name, "localhost");
+	if (!*c.socket)
+		strcpy(c.socket, DEFAULT_SOCKET);
+	if (!c.nlisten && !c.listen_set) {
+		char def[32];
+
+		snprintf(def, sizeof def, "127.0.0.1:%d", DEFAULT_PORT);
+		add_listen(&c, def, err, sizeof err);
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (!(fs = ramfs_new()))
+		abort();
+	node_file(&c);
+	ramfs_add(fs, "tmp", 'd', 0777, NULL, 0);
+
+	ops = *ramfs_ops();
+	ops.attach = on_attach;
+	memset(&so, 0, sizeof so);
+	so.ops = &ops;
+	so.aux = fs;
+	so.msize = (uint32_t)c.msize;
+	so.max_fids = (uint32_t)c.max_fids;
+	so.max_reqs = (uint32_t)c.max_reqs;
+	so.max_conns = (uint32_t)c.max_conns;
+	so.trace = c.trace;
+	so.name = "unumd";
+	if (!(srv = p9_srv_new(uv_default_loop(), &so)))
+		abort();
+
+	if (strcmp(c.socket, "none")) {
+		char dir[108], *slash;
+
+		snprintf(dir, sizeof dir, "%s", c.socket);
+		if ((slash = strrchr(dir, '/')) && slash != dir) {
+			*slash = '\0';
+			mkdir(dir, 0755);
+		}
+		if (p9_addr_parse(&a, c.socket, 0) < 0 || !a.is_unix) {
+			fprintf(stderr, "unumd: bad socket path '%s'\n",
+			    c.socket);
+			return 1;
+		}
+		if ((rc = p9_srv_listen(srv, &a, 0666)) < 0) {
+			fprintf(stderr, "unumd: cannot listen on %s: %s\n",
+			    c.socket, strerror(-rc));
+			return 1;
+		}
+		p9_log(LOG_INFO, "serving %s", c.socket);
+	}
+	for (i = 0; i < c.nlisten; i++) {
+		if (p9_addr_parse(&a, c.listen[i], DEFAULT_PORT) < 0 ||
+		    a.is_unix) {
+			fprintf(stderr, "unumd: bad listen address '%s' "
+			    "(want HOST:PORT)\n", c.listen[i]);
+			return 1;
+		}
+		if (check_listen(&a, c.listen[i]) < 0)
+			return 1;
+		if ((rc = p9_srv_listen(srv, &a, 0)) < 0) {
+			fprintf(stderr, "unumd: cannot listen on %s: %s\n",
+			    c.listen[i], strerror(-rc));
+			return 1;
+		}
+		p9_log(LOG_INFO, "serving %s", c.listen[i]);
+	}
+
+	uv_signal_init(uv_default_loop(), &sigs[0]);
+	uv_signal_init(uv_default_loop(), &sigs[1]);
+
+	uv_signal_start(&sigs[0], on_signal, SIGTERM);
+	uv_signal_start(&sigs[1], on_signal, SIGINT);
+
+	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+	ramfs_free(fs);
+	for (i = 0; i < c.nlisten; i++)
+		free(c.listen[i]);
+	uv_loop_close(uv_default_loop());
+	return 0;
+}
