@@ -831,6 +831,9 @@ int p9_cl_rpc(struct p9_cl *cl, const struct p9_fcall *t, struct p9_fcall *r,
     uint8_t **rbuf);
 
 uint32_t p9_cl_fid_new(struct p9_cl *cl);
+/* Releases a fid number that is not bound (a failed walk or attach);
+ * p9_cl_clunk and p9_cl_remove release theirs themselves. */
+void p9_cl_fid_free(struct p9_cl *cl, uint32_t fid);
 int p9_cl_attach(struct p9_cl *cl, uint32_t fid, const char *uname,
     uint32_t n_uname, const char *aname, struct p9_qid *qid);
 /* Walks path ("a/b/c", any length; "" clones) from fid to newfid. */

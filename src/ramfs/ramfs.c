@@ -413,6 +413,32 @@ fs_create(struct p9_req *r)
 }
 
 static void
+fs_mkdir(struct p9_req *r)
+{
+	struct ramfs *fs = fs_of(r);
+	struct rfid *f = r->fid->aux;
+	struct node *n;
+
+	if (!(f->n->mode & P9_DMDIR)) {
+		p9_respond_error(r, ENOTDIR);
+		return;
+	}
+	if (node_child(f->n, r->in.u.mkdir.name)) {
+		p9_respond_error(r, EEXIST);
+		return;
+	}
+	n = node_new(fs, r->in.u.mkdir.name,
+	    P9_DMDIR | (r->in.u.mkdir.mode & 0777), f->uname);
+	if (!n) {
+		p9_respond_error(r, ENOMEM);
+		return;
+	}
+	node_link(f->n, n);
+	r->out.u.rqid.qid = n->qid;
+	p9_respond(r);
+}
+
+static void
 fill_stat(struct node *n, struct p9_stat *st)
 {
 	memset(st, 0, sizeof *st);
@@ -679,6 +705,7 @@ static const struct p9_ops ops = {
 	.flush = fs_flush,
 	.destroy_fid = fs_destroy_fid,
 	.statfs = fs_statfs,
+	.mkdir = fs_mkdir,
 };
 
 const struct p9_ops *

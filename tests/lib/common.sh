@@ -1,0 +1,92 @@
+# Shared by the shell tests: TAP output, daemons started on free loopback
+# ports and ended by pid, and a cleanup trap.  Source it; set `top`.
+top=$(cd "$(dirname "$0")/../.." && pwd)
+UNUMD="$top/build/unumd"
+UNUM="$top/build/unum"
+n=0
+nfail=0
+pids=""
+tmp=$(mktemp -d /tmp/unum-test.XXXXXX)
+
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $pids; do
+		# bounded wait, then force
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -9 "$p" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); nfail=$((nfail + 1)); echo "not ok $n - $*"; }
+# check DESCRIPTION COMMAND...: ok if the command succeeds
+check() {
+	d=$1
+	shift
+	if "$@" >"$tmp/out" 2>&1; then ok "$d"; else
+		notok "$d"
+		sed 's/^/# /' "$tmp/out" | head -20
+	fi
+}
+# same TEXT1 TEXT2 DESCRIPTION
+same() {
+	if [ "$1" = "$2" ]; then ok "$3"; else
+		notok "$3"
+		echo "# want: $2" | head -5
+		echo "# got:  $1" | head -5
+	fi
+}
+done_testing() {
+	echo "1..$n"
+	[ "$nfail" -eq 0 ]
+}
+
+# Waits until a TCP port or Unix socket answers (5 s at most).
+wait_for() {
+	i=0
+	while [ $i -lt 100 ]; do
+		case "$1" in
+		/*) [ -S "$1" ] && return 0 ;;
+		*) (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null && return 0 ;;
+		esac
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# A port nobody listens on, from a range the tests own.
+free_port() {
+	p=$((20000 + ($$ * 7 + ${1:-0} * 131) % 20000))
+	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do
+		p=$((p + 1))
+	done
+	echo "$p"
+}
+
+# start_unumd NAME [ARGS...]: sets NAME_port, NAME_sock, NAME_pid.
+start_unumd() {
+	name=$1
+	shift
+	port=$(free_port "$(echo "$name" | cksum | cut -c1-4)")
+	sock="$tmp/$name.sock"
+	"$UNUMD" -c /dev/null -n "$name" -s "$sock" -l "127.0.0.1:$port" \
+		"$@" 2>"$tmp/$name.log" &
+	pid=$!
+	pids="$pids $pid"
+	wait_for "127.0.0.1:$port" && wait_for "$sock" || {
+		echo "# unumd $name did not start:"
+		sed 's/^/# /' "$tmp/$name.log"
+		return 1
+	}
+	eval "${name}_port=$port ${name}_sock=$sock ${name}_pid=$pid"
+}
