@@ -41,8 +41,8 @@ p9_addr_parse(struct p9_addr *a, const char *s, int default_port)
 	memset(a, 0, sizeof *a);
 	if (!s || !*s)
 		return -EINVAL;
-	if (strncmp(s, "unix:", 5) == 0 || (strchr(s, '/') &&
-					       strncmp(s, "tcp:", 4) != 0)) {
+	if (strncmp(s, "unix:", 5) == 0 ||
+	    (strchr(s, '/') && strncmp(s, "tcp:", 4) != 0)) {
 		if (strncmp(s, "unix:", 5) == 0)
 			s += 5;
 		a->is_unix = 1;
@@ -54,7 +54,7 @@ p9_addr_parse(struct p9_addr *a, const char *s, int default_port)
 		const char *close = strchr(s, ']');
 
 		if (!close || set_str(a->host, sizeof a->host, s + 1,
-				  (size_t)(close - s - 1)) < 0)
+		                  (size_t)(close - s - 1)) < 0)
 			return -EINVAL;
 		if (close[1] == '\0') {
 			a->port = default_port;

@@ -27,7 +27,7 @@ struct p9_cl {
 	enum p9_dialect dialect;
 	/* under lock */
 	struct rpc *queue, **tail; /* for the loop thread to send */
-	int connected;		   /* the connect callback has run */
+	int connected;             /* the connect callback has run */
 	int cerr;
 	int stopping;
 	unsigned ncallers; /* threads inside rpc_run */
@@ -237,8 +237,8 @@ cl_stop(struct p9_cl *cl)
 }
 
 struct p9_cl *
-p9_cl_connect(const struct p9_addr *a, const struct p9_client_opts *opts,
-    int *err)
+p9_cl_connect(
+    const struct p9_addr *a, const struct p9_client_opts *opts, int *err)
 {
 	struct p9_cl *cl;
 	sigset_t all, old;
@@ -502,8 +502,8 @@ p9_cl_open(struct p9_cl *cl, uint32_t fid, uint8_t mode, struct p9_qid *qid,
 }
 
 int
-p9_cl_lopen(struct p9_cl *cl, uint32_t fid, uint32_t flags,
-    struct p9_qid *qid, uint32_t *iounit)
+p9_cl_lopen(struct p9_cl *cl, uint32_t fid, uint32_t flags, struct p9_qid *qid,
+    uint32_t *iounit)
 {
 	struct p9_fcall t;
 
@@ -531,8 +531,8 @@ p9_cl_create(struct p9_cl *cl, uint32_t fid, const char *name, uint32_t perm,
 }
 
 int
-p9_cl_lcreate(struct p9_cl *cl, uint32_t fid, const char *name,
-    uint32_t flags, uint32_t mode, uint32_t gid, struct p9_qid *qid)
+p9_cl_lcreate(struct p9_cl *cl, uint32_t fid, const char *name, uint32_t flags,
+    uint32_t mode, uint32_t gid, struct p9_qid *qid)
 {
 	struct p9_fcall t;
 
@@ -557,8 +557,8 @@ io_max(struct p9_cl *cl, size_t n)
 
 /* One Tread or Treaddir, its data straight into buf. */
 static ssize_t
-read_once(struct p9_cl *cl, uint8_t type, uint32_t fid, uint64_t off,
-    void *buf, size_t n)
+read_once(struct p9_cl *cl, uint8_t type, uint32_t fid, uint64_t off, void *buf,
+    size_t n)
 {
 	struct p9_fcall t, r;
 	struct rpc q = {.t = &t, .r = &r, .data = buf};
@@ -585,15 +585,14 @@ p9_cl_read(struct p9_cl *cl, uint32_t fid, uint64_t off, void *buf, size_t n)
 }
 
 ssize_t
-p9_cl_readdir(struct p9_cl *cl, uint32_t fid, uint64_t off, void *buf,
-    size_t n)
+p9_cl_readdir(struct p9_cl *cl, uint32_t fid, uint64_t off, void *buf, size_t n)
 {
 	return read_once(cl, P9_TREADDIR, fid, off, buf, n);
 }
 
 ssize_t
-p9_cl_write(struct p9_cl *cl, uint32_t fid, uint64_t off, const void *buf,
-    size_t n)
+p9_cl_write(
+    struct p9_cl *cl, uint32_t fid, uint64_t off, const void *buf, size_t n)
 {
 	struct p9_fcall t, r;
 	size_t done = 0, k, w;
@@ -648,8 +647,7 @@ p9_cl_remove(struct p9_cl *cl, uint32_t fid)
 }
 
 int
-p9_cl_stat(struct p9_cl *cl, uint32_t fid, struct p9_stat *st,
-    uint8_t **sbuf)
+p9_cl_stat(struct p9_cl *cl, uint32_t fid, struct p9_stat *st, uint8_t **sbuf)
 {
 	struct p9_fcall t, r;
 	int rc;
@@ -675,8 +673,8 @@ p9_cl_wstat(struct p9_cl *cl, uint32_t fid, const struct p9_stat *st)
 }
 
 int
-p9_cl_getattr(struct p9_cl *cl, uint32_t fid, uint64_t mask,
-    struct p9_attr *attr)
+p9_cl_getattr(
+    struct p9_cl *cl, uint32_t fid, uint64_t mask, struct p9_attr *attr)
 {
 	struct p9_fcall t, r;
 	int rc;

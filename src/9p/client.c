@@ -28,7 +28,7 @@
 
 #define DEFAULT_MSIZE ((1u << 20) + P9_IOHDRSZ)
 #define NCALLS0 64
-#define MAXTAGS 65535u /* tags 0 .. 65534: P9_NOTAG is never a call's */
+#define MAXTAGS 65535u         /* tags 0 .. 65534: P9_NOTAG is never a call's */
 #define MAXFIDWORDS (1u << 26) /* 2^32 fid numbers */
 
 enum state {
@@ -42,9 +42,9 @@ struct p9_call {
 	p9_call_cb cb;
 	void *arg;
 	uint16_t tag;
-	uint8_t rtype;		 /* the reply expected */
-	int answered;		 /* cb has run */
-	int flushing;		 /* a Tflush for it is out */
+	uint8_t rtype;           /* the reply expected */
+	int answered;            /* cb has run */
+	int flushing;            /* a Tflush for it is out */
 	struct p9_call *oldcall; /* for our own Tflush: the call it cancels */
 };
 
@@ -76,7 +76,7 @@ static uint32_t
 get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
+	       (uint32_t)p[3] << 24;
 }
 
 static const char *
@@ -197,8 +197,7 @@ tag_alloc(struct p9_client *c, struct p9_call *call)
 			n = MAXTAGS;
 		p = realloc(c->calls, n * sizeof *p);
 		if (p) {
-			memset(p + c->ncalls, 0,
-			    (n - c->ncalls) * sizeof *p);
+			memset(p + c->ncalls, 0, (n - c->ncalls) * sizeof *p);
 			c->calls = p;
 			c->ncalls = n;
 		} else if (c->nbusy >= c->ncalls) {
@@ -289,8 +288,8 @@ fail:
 }
 
 struct p9_call *
-p9_client_call(struct p9_client *c, const struct p9_fcall *t, p9_call_cb cb,
-    void *arg)
+p9_client_call(
+    struct p9_client *c, const struct p9_fcall *t, p9_call_cb cb, void *arg)
 {
 	struct p9_call *call;
 	int err;
@@ -318,8 +317,7 @@ p9_call_flush(struct p9_call *call)
 	struct p9_fcall t;
 	int err;
 
-	if (call->answered || call->flushing || c->state != READY ||
-	    c->closing)
+	if (call->answered || call->flushing || c->state != READY || c->closing)
 		return;
 	memset(&t, 0, sizeof t);
 	t.type = P9_TFLUSH;
@@ -358,7 +356,7 @@ version_reply(struct p9_client *c, const struct p9_fcall *r)
 
 	if (r->tag != P9_NOTAG ||
 	    (r->type != P9_RVERSION && r->type != P9_RLERROR &&
-		r->type != P9_RERROR)) {
+	        r->type != P9_RERROR)) {
 		p9_log(LOG_WARNING, "%s: %s tag %u before Rversion", peer(c),
 		    p9_type_name(r->type), r->tag);
 		conn_fail(c, EPROTO);
@@ -375,8 +373,7 @@ version_reply(struct p9_client *c, const struct p9_fcall *r)
 		conn_fail(c, EPROTONOSUPPORT);
 		return;
 	}
-	if (r->u.version.msize > c->msize ||
-	    r->u.version.msize < P9_MINMSIZE) {
+	if (r->u.version.msize > c->msize || r->u.version.msize < P9_MINMSIZE) {
 		p9_log(LOG_WARNING, "%s: bad msize %u in Rversion (asked %u)",
 		    peer(c), r->u.version.msize, c->msize);
 		conn_fail(c, EPROTO);
@@ -492,8 +489,9 @@ on_read(struct p9_stream *s, size_t n)
 			break;
 		size = get32(c->rbuf + c->rstart);
 		if (size < P9_HDRSZ || size > c->msize) {
-			p9_log(LOG_WARNING, "%s: message of %zu bytes (msize %u)",
-			    peer(c), size, c->msize);
+			p9_log(LOG_WARNING,
+			    "%s: message of %zu bytes (msize %u)", peer(c),
+			    size, c->msize);
 			conn_fail(c, EPROTO);
 			break;
 		}
@@ -615,7 +613,7 @@ struct connector {
 	uv_getaddrinfo_t gai;
 	uv_connect_t req;
 	struct addrinfo *res, *ai; /* lookup results, the one tried */
-	uv_handle_t *h;		   /* uv_tcp_t or uv_pipe_t */
+	uv_handle_t *h;            /* uv_tcp_t or uv_pipe_t */
 };
 
 static void
@@ -781,8 +779,8 @@ p9_client_connect(uv_loop_t *loop, const struct p9_addr *a,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof port, "%d", a->port);
-	if ((rc = uv_getaddrinfo(loop, &k->gai, resolved, a->host, port,
-		 &hints)) < 0) {
+	if ((rc = uv_getaddrinfo(
+	         loop, &k->gai, resolved, a->host, port, &hints)) < 0) {
 		rc = gai_errno(rc);
 		goto fail;
 	}

@@ -52,8 +52,8 @@ struct p9_conn {
 struct req {
 	struct p9_req r;
 	struct req *tnext; /* tag bucket chain */
-	int err;	   /* error reply, 0 for r.out */
-	int aborted;	   /* reply dropped: Tversion reset or conn gone */
+	int err;           /* error reply, 0 for r.out */
+	int aborted;       /* reply dropped: Tversion reset or conn gone */
 	int flush_called;
 	char *emsg; /* p9_respond_errmsg text */
 };
@@ -288,8 +288,8 @@ send_fcall(struct p9_conn *c, struct p9_fcall *f)
 
 	trace(c, "->", f);
 	if (!(buf = malloc(n))) {
-		p9_log(LOG_ERR, "%s: out of memory for a reply",
-		    c->st->peer.addr);
+		p9_log(
+		    LOG_ERR, "%s: out of memory for a reply", c->st->peer.addr);
 		return;
 	}
 	if ((k = p9_pack(f, buf, n, c->dialect)) < 0) {
@@ -369,8 +369,8 @@ reply_effects(struct p9_conn *c, struct req *q)
 		if (want > 0 && got == 0)
 			return ENOENT;
 		if (got == want)
-			r->newfid->qid = want ? r->out.u.rwalk.wqid[want - 1]
-					      : r->fid->qid;
+			r->newfid->qid =
+			    want ? r->out.u.rwalk.wqid[want - 1] : r->fid->qid;
 		else if (r->newfid != r->fid)
 			fid_remove(c, r->newfid);
 		break;
@@ -380,14 +380,15 @@ reply_effects(struct p9_conn *c, struct req *q)
 	case P9_TCREATE:
 	case P9_TLCREATE:
 		r->fid->qid = r->out.u.ropen.qid;
-		r->fid->omode = (r->in.type == P9_TLOPEN ||
-				    r->in.type == P9_TLCREATE)
-		    ? (int)((r->in.type == P9_TLOPEN ? r->in.u.lopen.flags
-						      : r->in.u.lcreate.flags) &
-			  P9_L_ACCMODE)
-		    : (r->in.type == P9_TOPEN ? r->in.u.open.mode
-					      : r->in.u.create.mode) &
-			3;
+		r->fid->omode =
+		    (r->in.type == P9_TLOPEN || r->in.type == P9_TLCREATE)
+		        ? (int)((r->in.type == P9_TLOPEN
+		                        ? r->in.u.lopen.flags
+		                        : r->in.u.lcreate.flags) &
+		                P9_L_ACCMODE)
+		        : (r->in.type == P9_TOPEN ? r->in.u.open.mode
+		                                  : r->in.u.create.mode) &
+		              3;
 		break;
 	case P9_TXATTRWALK:
 		r->newfid->omode = P9_OREAD;
@@ -460,7 +461,7 @@ finish(struct req *q)
 	} else if (err) {
 		send_error(c, r->in.tag, err, q->emsg);
 	} else if (r->rbuf && r->out.u.rread.data == r->rbuf + P9_RREADHDR &&
-	    (r->type == P9_TREAD || r->type == P9_TREADDIR)) {
+	           (r->type == P9_TREAD || r->type == P9_TREADDIR)) {
 		/* the data is already in place behind its header */
 		uint32_t n = r->out.u.rread.count;
 		uint8_t *b = r->rbuf;
@@ -582,8 +583,8 @@ p9_respond_dirread(struct p9_req *r, p9_dirgen_fn gen, void *arg)
 			st.n_uid = st.n_gid = st.n_muid = P9_NONUNAME;
 			if (gen(arg, index, &st) < 0)
 				break;
-			k = p9_stat_pack(&st, buf + n, cap - n,
-			    p9_conn_dialect(r->conn));
+			k = p9_stat_pack(
+			    &st, buf + n, cap - n, p9_conn_dialect(r->conn));
 			if (k < 0) {
 				if (n == 0) {
 					p9_respond_errmsg(r, EINVAL,
@@ -706,9 +707,8 @@ static void (*map_dotl(struct p9_req *r, const struct p9_ops *ops))(
 		fl = in->u.lopen.flags;
 		fid = in->u.lopen.fid;
 		in->u.open.fid = fid;
-		in->u.open.mode =
-		    (uint8_t)((fl & P9_L_ACCMODE) | (fl & P9_L_TRUNC ? P9_OTRUNC
-								    : 0));
+		in->u.open.mode = (uint8_t)((fl & P9_L_ACCMODE) |
+		                            (fl & P9_L_TRUNC ? P9_OTRUNC : 0));
 		in->type = P9_TOPEN;
 		r->mapped = 1;
 		return ops->open;
@@ -746,18 +746,19 @@ static void (*map_dotl(struct p9_req *r, const struct p9_ops *ops))(
 		in->u.wstat.fid = fid;
 		p9_stat_null(&in->u.wstat.stat);
 		if (a.valid & P9_SETATTR_MODE)
-			in->u.wstat.stat.mode = (a.mode & 0777) |
+			in->u.wstat.stat.mode =
+			    (a.mode & 0777) |
 			    (r->fid->qid.type & P9_QTDIR ? P9_DMDIR : 0);
 		if (a.valid & P9_SETATTR_SIZE)
 			in->u.wstat.stat.length = a.size;
 		if (a.valid & P9_SETATTR_MTIME)
 			in->u.wstat.stat.mtime = a.valid & P9_SETATTR_MTIME_SET
-			    ? (uint32_t)a.mtime_sec
-			    : (uint32_t)time(NULL);
+			                             ? (uint32_t)a.mtime_sec
+			                             : (uint32_t)time(NULL);
 		if (a.valid & P9_SETATTR_ATIME)
 			in->u.wstat.stat.atime = a.valid & P9_SETATTR_ATIME_SET
-			    ? (uint32_t)a.atime_sec
-			    : (uint32_t)time(NULL);
+			                             ? (uint32_t)a.atime_sec
+			                             : (uint32_t)time(NULL);
 		in->type = P9_TWSTAT;
 		r->mapped = 1;
 		return ops->wstat;
@@ -913,7 +914,7 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 		if (!(r->fid->qid.type & P9_QTDIR))
 			return ENOTDIR;
 		if (!name_ok(in->type == P9_TCREATE ? in->u.create.name
-						    : in->u.lcreate.name))
+		                                    : in->u.lcreate.name))
 			return EINVAL;
 		*fn = in->type == P9_TCREATE ? ops->create : map_dotl(r, ops);
 		break;
@@ -1026,10 +1027,13 @@ dispatch(struct p9_conn *c, uint8_t *buf, size_t len)
 	rc = p9_unpack(&r->in, buf, len, c->msize, c->dialect);
 	if (rc < 0) {
 		p9_log(LOG_DEBUG, "%s: bad %s (type %u, tag %u): %s",
-		    c->st->peer.addr, p9_type_name(type) ? p9_type_name(type)
-		    : "message", type, tag, unpack_error(rc));
-		send_error(c, tag, rc == -E2BIG ? EINVAL : (rc == -EBADMSG ?
-		    EOPNOTSUPP : EPROTO), unpack_error(rc));
+		    c->st->peer.addr,
+		    p9_type_name(type) ? p9_type_name(type) : "message", type,
+		    tag, unpack_error(rc));
+		send_error(c, tag,
+		    rc == -E2BIG ? EINVAL
+		                 : (rc == -EBADMSG ? EOPNOTSUPP : EPROTO),
+		    unpack_error(rc));
 		req_free(q);
 		return;
 	}
@@ -1067,8 +1071,8 @@ dispatch(struct p9_conn *c, uint8_t *buf, size_t len)
 	else if (err == -2)
 		p9_respond_errmsg(r, ENOENT, "authentication not required");
 	else if (err == EMFILE)
-		p9_respond_errmsg(r, err, "too many fids (limit %u)",
-		    c->srv->o.max_fids);
+		p9_respond_errmsg(
+		    r, err, "too many fids (limit %u)", c->srv->o.max_fids);
 	else if (err)
 		p9_respond_error(r, err);
 	else
@@ -1147,8 +1151,8 @@ conn_input(struct p9_conn *c)
 			tag = (uint16_t)(p[5] | p[6] << 8);
 			p9_log(LOG_INFO, "%s: message of %zu bytes > msize %u",
 			    c->st->peer.addr, size, c->msize);
-			send_error(c, tag, EMSGSIZE,
-			    "message larger than msize");
+			send_error(
+			    c, tag, EMSGSIZE, "message larger than msize");
 			c->skip = size;
 			continue;
 		}

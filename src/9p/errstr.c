@@ -104,7 +104,8 @@ static const struct {
 #define MAXERRNO 133
 
 /* Accepts a negative errno as well; never NULL. */
-const char *p9_errstr(int err)
+const char *
+p9_errstr(int err)
 {
 	const char *s;
 
@@ -121,7 +122,8 @@ const char *p9_errstr(int err)
 }
 
 /* The errno for an Rerror's ename; EIO for anything not known. */
-int p9_strerrno(const char *ename)
+int
+p9_strerrno(const char *ename)
 {
 	size_t i;
 	int err;

@@ -125,12 +125,14 @@ static const struct {
     [P9_RWSTAT] = {"Rwstat", D_CLASSIC},
 };
 
-static int dialect_ok(enum p9_dialect d)
+static int
+dialect_ok(enum p9_dialect d)
 {
 	return (unsigned)d <= P9_2000L;
 }
 
-static int in_dialect(uint8_t type, enum p9_dialect d)
+static int
+in_dialect(uint8_t type, enum p9_dialect d)
 {
 	return (msgs[type].dialects & (1u << d)) != 0;
 }
@@ -152,13 +154,15 @@ struct rd {
 	uint8_t *nul[MAXSTRINGS];
 };
 
-static void rd_fail(struct rd *r, int err)
+static void
+rd_fail(struct rd *r, int err)
 {
 	if (r->err == 0)
 		r->err = err;
 }
 
-static int rd_need(struct rd *r, size_t n)
+static int
+rd_need(struct rd *r, size_t n)
 {
 	if (r->err != 0)
 		return 0;
@@ -169,14 +173,16 @@ static int rd_need(struct rd *r, size_t n)
 	return 1;
 }
 
-static uint8_t get1(struct rd *r)
+static uint8_t
+get1(struct rd *r)
 {
 	if (!rd_need(r, 1))
 		return 0;
 	return *r->p++;
 }
 
-static uint16_t get2(struct rd *r)
+static uint16_t
+get2(struct rd *r)
 {
 	uint16_t v;
 
@@ -187,13 +193,15 @@ static uint16_t get2(struct rd *r)
 	return v;
 }
 
-static uint32_t le32(const uint8_t *p)
+static uint32_t
+le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	       (uint32_t)p[3] << 24;
 }
 
-static uint32_t get4(struct rd *r)
+static uint32_t
+get4(struct rd *r)
 {
 	uint32_t v;
 
@@ -204,7 +212,8 @@ static uint32_t get4(struct rd *r)
 	return v;
 }
 
-static uint64_t get8(struct rd *r)
+static uint64_t
+get8(struct rd *r)
 {
 	uint64_t v;
 
@@ -215,7 +224,8 @@ static uint64_t get8(struct rd *r)
 	return v;
 }
 
-static void getqid(struct rd *r, struct p9_qid *q)
+static void
+getqid(struct rd *r, struct p9_qid *q)
 {
 	q->type = get1(r);
 	q->version = get4(r);
@@ -223,7 +233,8 @@ static void getqid(struct rd *r, struct p9_qid *q)
 }
 
 /* A string: n[2] then n bytes, none of them NUL. */
-static char *getstr(struct rd *r)
+static char *
+getstr(struct rd *r)
 {
 	uint16_t n = get2(r);
 	char *s;
@@ -240,7 +251,8 @@ static char *getstr(struct rd *r)
 	return s;
 }
 
-static const uint8_t *getdata(struct rd *r, uint32_t count)
+static const uint8_t *
+getdata(struct rd *r, uint32_t count)
 {
 	const uint8_t *data;
 
@@ -252,7 +264,8 @@ static const uint8_t *getdata(struct rd *r, uint32_t count)
 }
 
 /* Writes the NULs of the strings read, once all fields are decoded. */
-static void rd_terminate(struct rd *r)
+static void
+rd_terminate(struct rd *r)
 {
 	int i;
 
@@ -261,7 +274,8 @@ static void rd_terminate(struct rd *r)
 }
 
 /* One stat record, size[2] first; its fields must fill exactly size. */
-static void getstat(struct rd *r, struct p9_stat *st, enum p9_dialect d)
+static void
+getstat(struct rd *r, struct p9_stat *st, enum p9_dialect d)
 {
 	uint16_t size = get2(r);
 	uint8_t *end = r->end;
@@ -295,7 +309,8 @@ static void getstat(struct rd *r, struct p9_stat *st, enum p9_dialect d)
 }
 
 /* Rstat and Twstat: n[2], then a stat record of exactly n bytes. */
-static void getstatmsg(struct rd *r, struct p9_stat *st, enum p9_dialect d)
+static void
+getstatmsg(struct rd *r, struct p9_stat *st, enum p9_dialect d)
 {
 	uint16_t n = get2(r);
 	uint8_t *end = r->end;
@@ -309,7 +324,8 @@ static void getstatmsg(struct rd *r, struct p9_stat *st, enum p9_dialect d)
 	r->end = end;
 }
 
-static void getflock(struct rd *r, struct p9_flock *l, int with_flags)
+static void
+getflock(struct rd *r, struct p9_flock *l, int with_flags)
 {
 	l->type = get1(r);
 	l->flags = with_flags ? get4(r) : 0;
@@ -325,7 +341,8 @@ static void getflock(struct rd *r, struct p9_flock *l, int with_flags)
  * data: a string's NUL lands on the next field's first byte, already
  * decoded, or on the spare byte past the message.
  */
-static void unpack_body(struct rd *r, struct p9_fcall *f, enum p9_dialect d)
+static void
+unpack_body(struct rd *r, struct p9_fcall *f, enum p9_dialect d)
 {
 	uint16_t i;
 
@@ -591,7 +608,8 @@ static void unpack_body(struct rd *r, struct p9_fcall *f, enum p9_dialect d)
  * may answer the tag with an error instead of dropping the connection.  On
  * any failure buf is left untouched and the rest of *f is undefined.
  */
-int p9_unpack(struct p9_fcall *f, uint8_t *buf, size_t len, uint32_t msize,
+int
+p9_unpack(struct p9_fcall *f, uint8_t *buf, size_t len, uint32_t msize,
     enum p9_dialect d)
 {
 	struct rd r = {0};
@@ -623,8 +641,8 @@ int p9_unpack(struct p9_fcall *f, uint8_t *buf, size_t len, uint32_t msize,
 	return 0;
 }
 
-ssize_t p9_stat_unpack(
-    struct p9_stat *st, uint8_t *buf, size_t len, enum p9_dialect d)
+ssize_t
+p9_stat_unpack(struct p9_stat *st, uint8_t *buf, size_t len, enum p9_dialect d)
 {
 	struct rd r = {0};
 
@@ -641,7 +659,8 @@ ssize_t p9_stat_unpack(
 	return r.p - buf;
 }
 
-ssize_t p9_dirent_unpack(struct p9_dirent *de, const uint8_t *buf, size_t len)
+ssize_t
+p9_dirent_unpack(struct p9_dirent *de, const uint8_t *buf, size_t len)
 {
 	struct rd r = {0};
 
@@ -675,7 +694,8 @@ struct wr {
 	int err;
 };
 
-static void put(struct wr *w, const void *src, size_t n)
+static void
+put(struct wr *w, const void *src, size_t n)
 {
 	if (n == 0)
 		return;
@@ -684,19 +704,22 @@ static void put(struct wr *w, const void *src, size_t n)
 	w->n += n;
 }
 
-static void put1(struct wr *w, uint8_t v)
+static void
+put1(struct wr *w, uint8_t v)
 {
 	put(w, &v, 1);
 }
 
-static void put2(struct wr *w, uint16_t v)
+static void
+put2(struct wr *w, uint16_t v)
 {
 	uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
 
 	put(w, b, sizeof(b));
 }
 
-static void put4(struct wr *w, uint32_t v)
+static void
+put4(struct wr *w, uint32_t v)
 {
 	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
 	    (uint8_t)(v >> 24)};
@@ -704,26 +727,30 @@ static void put4(struct wr *w, uint32_t v)
 	put(w, b, sizeof(b));
 }
 
-static void put8(struct wr *w, uint64_t v)
+static void
+put8(struct wr *w, uint64_t v)
 {
 	put4(w, (uint32_t)v);
 	put4(w, (uint32_t)(v >> 32));
 }
 
-static void putqid(struct wr *w, const struct p9_qid *q)
+static void
+putqid(struct wr *w, const struct p9_qid *q)
 {
 	put1(w, q->type);
 	put4(w, q->version);
 	put8(w, q->path);
 }
 
-static size_t slen(const char *s)
+static size_t
+slen(const char *s)
 {
 	return s != NULL ? strlen(s) : 0;
 }
 
 /* A C string; NULL packs as "". */
-static void putstr(struct wr *w, const char *s)
+static void
+putstr(struct wr *w, const char *s)
 {
 	size_t n = slen(s);
 
@@ -735,7 +762,8 @@ static void putstr(struct wr *w, const char *s)
 	put(w, s, n);
 }
 
-static void putdata(struct wr *w, const uint8_t *data, uint32_t count)
+static void
+putdata(struct wr *w, const uint8_t *data, uint32_t count)
 {
 	if (count > 0 && data == NULL) {
 		w->err = -EINVAL;
@@ -745,7 +773,8 @@ static void putdata(struct wr *w, const uint8_t *data, uint32_t count)
 }
 
 /* A stat record's size field: its length without size[2] itself. */
-static uint64_t stat_body_len(const struct p9_stat *st, enum p9_dialect d)
+static uint64_t
+stat_body_len(const struct p9_stat *st, enum p9_dialect d)
 {
 	uint64_t n = STATFIXLEN - 2;
 
@@ -756,8 +785,8 @@ static uint64_t stat_body_len(const struct p9_stat *st, enum p9_dialect d)
 }
 
 /* One stat record, preceded by n[2] in Rstat and Twstat (with_n). */
-static void putstat(
-    struct wr *w, const struct p9_stat *st, enum p9_dialect d, int with_n)
+static void
+putstat(struct wr *w, const struct p9_stat *st, enum p9_dialect d, int with_n)
 {
 	uint64_t size = stat_body_len(st, d);
 
@@ -787,7 +816,8 @@ static void putstat(
 	}
 }
 
-static void putflock(struct wr *w, const struct p9_flock *l, int with_flags)
+static void
+putflock(struct wr *w, const struct p9_flock *l, int with_flags)
 {
 	put1(w, l->type);
 	if (with_flags)
@@ -798,7 +828,8 @@ static void putflock(struct wr *w, const struct p9_flock *l, int with_flags)
 	putstr(w, l->client_id);
 }
 
-static void pack_body(struct wr *w, const struct p9_fcall *f, enum p9_dialect d)
+static void
+pack_body(struct wr *w, const struct p9_fcall *f, enum p9_dialect d)
 {
 	uint16_t i;
 
@@ -1061,7 +1092,8 @@ static void pack_body(struct wr *w, const struct p9_fcall *f, enum p9_dialect d)
 	}
 }
 
-static void pack_msg(struct wr *w, const struct p9_fcall *f, enum p9_dialect d)
+static void
+pack_msg(struct wr *w, const struct p9_fcall *f, enum p9_dialect d)
 {
 	put4(w, 0); /* size, patched by p9_pack */
 	put1(w, f->type);
@@ -1072,7 +1104,8 @@ static void pack_msg(struct wr *w, const struct p9_fcall *f, enum p9_dialect d)
 }
 
 /* Measures *f; 0 if it cannot be packed in d. */
-static uint64_t measure(const struct p9_fcall *f, enum p9_dialect d)
+static uint64_t
+measure(const struct p9_fcall *f, enum p9_dialect d)
 {
 	struct wr w = {0};
 
@@ -1083,13 +1116,14 @@ static uint64_t measure(const struct p9_fcall *f, enum p9_dialect d)
 }
 
 /* Returns 0 for a message that cannot be packed in dialect d. */
-size_t p9_packed_size(const struct p9_fcall *f, enum p9_dialect d)
+size_t
+p9_packed_size(const struct p9_fcall *f, enum p9_dialect d)
 {
 	return measure(f, d);
 }
 
-ssize_t p9_pack(
-    const struct p9_fcall *f, uint8_t *buf, size_t cap, enum p9_dialect d)
+ssize_t
+p9_pack(const struct p9_fcall *f, uint8_t *buf, size_t cap, enum p9_dialect d)
 {
 	struct wr w = {.buf = buf, .cap = cap};
 	uint64_t n = measure(f, d);
@@ -1107,14 +1141,16 @@ ssize_t p9_pack(
 }
 
 /* Larger than 65537 for a record that p9_stat_pack refuses. */
-size_t p9_stat_size(const struct p9_stat *st, enum p9_dialect d)
+size_t
+p9_stat_size(const struct p9_stat *st, enum p9_dialect d)
 {
 	return stat_body_len(st, d) + 2;
 }
 
 /* Returns -EINVAL, besides -EMSGSIZE, for a record over 65535 bytes or a
  * string over 65535. */
-ssize_t p9_stat_pack(
+ssize_t
+p9_stat_pack(
     const struct p9_stat *st, uint8_t *buf, size_t cap, enum p9_dialect d)
 {
 	struct wr w = {.buf = buf, .cap = cap};
@@ -1131,7 +1167,8 @@ ssize_t p9_stat_pack(
 
 /* Returns -EINVAL, besides -EMSGSIZE, for a name holding a NUL byte or a
  * NULL name of nonzero length. */
-ssize_t p9_dirent_pack(const struct p9_dirent *de, uint8_t *buf, size_t cap)
+ssize_t
+p9_dirent_pack(const struct p9_dirent *de, uint8_t *buf, size_t cap)
 {
 	struct wr w = {.buf = buf, .cap = cap};
 	size_t n = DIRENTFIXLEN + (size_t)de->namelen;
@@ -1151,7 +1188,8 @@ ssize_t p9_dirent_pack(const struct p9_dirent *de, uint8_t *buf, size_t cap)
 
 /* ---- Names ---- */
 
-const char *p9_type_name(uint8_t type)
+const char *
+p9_type_name(uint8_t type)
 {
 	return msgs[type].name;
 }
@@ -1167,7 +1205,8 @@ static const char *const dialect_names[] = {
  * "9P2000" alone or with any other ".suffix" is plain 9P2000, the version
  * a server downgrades such a request to (version(5)).
  */
-int p9_dialect_parse(const char *version)
+int
+p9_dialect_parse(const char *version)
 {
 	if (version == NULL || strncmp(version, "9P2000", 6) != 0)
 		return -1;
@@ -1181,7 +1220,8 @@ int p9_dialect_parse(const char *version)
 }
 
 /* NULL for a value that is no dialect. */
-const char *p9_dialect_name(enum p9_dialect d)
+const char *
+p9_dialect_name(enum p9_dialect d)
 {
 	return dialect_ok(d) ? dialect_names[d] : NULL;
 }
@@ -1198,7 +1238,8 @@ struct out {
 static void outf(struct out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void outf(struct out *o, const char *fmt, ...)
+static void
+outf(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
 	int k;
@@ -1214,7 +1255,8 @@ static void outf(struct out *o, const char *fmt, ...)
 }
 
 /* A peer's string, quoted, with anything unprintable escaped. */
-static void outs(struct out *o, const char *label, const char *s)
+static void
+outs(struct out *o, const char *label, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 
@@ -1228,7 +1270,8 @@ static void outs(struct out *o, const char *label, const char *s)
 	outf(o, "'");
 }
 
-static void outqid(struct out *o, const char *label, const struct p9_qid *q)
+static void
+outqid(struct out *o, const char *label, const struct p9_qid *q)
 {
 	static const struct {
 		uint8_t bit;
@@ -1253,7 +1296,8 @@ static void outqid(struct out *o, const char *label, const struct p9_qid *q)
 	    q->version, t);
 }
 
-static void outstat(struct out *o, const struct p9_stat *st)
+static void
+outstat(struct out *o, const struct p9_stat *st)
 {
 	outs(o, "stat ", st->name);
 	outs(o, "", st->uid);
@@ -1271,7 +1315,8 @@ static void outstat(struct out *o, const struct p9_stat *st)
 	}
 }
 
-static void outflock(struct out *o, const struct p9_flock *l, int with_flags)
+static void
+outflock(struct out *o, const struct p9_flock *l, int with_flags)
 {
 	outf(o, " type %u", l->type);
 	if (with_flags)
@@ -1281,7 +1326,8 @@ static void outflock(struct out *o, const struct p9_flock *l, int with_flags)
 	outs(o, "client_id ", l->client_id);
 }
 
-static void format_body(struct out *o, const struct p9_fcall *f)
+static void
+format_body(struct out *o, const struct p9_fcall *f)
 {
 	const struct p9_attr *a;
 	const struct p9_iattr *ia;
@@ -1523,7 +1569,8 @@ static void format_body(struct out *o, const struct p9_fcall *f)
  * of it as fits, always NUL-terminated when cap > 0.  Strings are quoted
  * with unprintable bytes escaped; data is shown by its count only.
  */
-int p9_fcall_format(const struct p9_fcall *f, char *out, size_t cap)
+int
+p9_fcall_format(const struct p9_fcall *f, char *out, size_t cap)
 {
 	struct out o = {.buf = out, .cap = cap};
 	const char *name = p9_type_name(f->type);

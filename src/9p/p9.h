@@ -19,9 +19,9 @@
 #define P9_NOFID ((uint32_t)~0)
 #define P9_NONUNAME ((uint32_t)~0)
 #define P9_MAXWELEM 16
-#define P9_HDRSZ 7	      /* size[4] type[1] tag[2] */
-#define P9_IOHDRSZ 24	      /* what Linux reserves under msize for I/O */
-#define P9_MINMSIZE 4096      /* smallest msize we negotiate */
+#define P9_HDRSZ 7             /* size[4] type[1] tag[2] */
+#define P9_IOHDRSZ 24          /* what Linux reserves under msize for I/O */
+#define P9_MINMSIZE 4096       /* smallest msize we negotiate */
 #define P9_MAXMSIZE (4u << 20) /* largest msize we negotiate */
 #define P9_QIDSZ 13
 
@@ -119,12 +119,12 @@ enum p9_type {
 #define P9_DMMOUNT 0x10000000u
 #define P9_DMAUTH 0x08000000u
 #define P9_DMTMP 0x04000000u
-#define P9_DMSYMLINK 0x02000000u /* .u */
-#define P9_DMDEVICE 0x00800000u	 /* .u */
+#define P9_DMSYMLINK 0x02000000u   /* .u */
+#define P9_DMDEVICE 0x00800000u    /* .u */
 #define P9_DMNAMEDPIPE 0x00200000u /* .u */
-#define P9_DMSOCKET 0x00100000u	   /* .u */
-#define P9_DMSETUID 0x00080000u	   /* .u */
-#define P9_DMSETGID 0x00040000u	   /* .u */
+#define P9_DMSOCKET 0x00100000u    /* .u */
+#define P9_DMSETUID 0x00080000u    /* .u */
+#define P9_DMSETGID 0x00040000u    /* .u */
 
 /* 9P2000 open modes */
 #define P9_OREAD 0
@@ -220,8 +220,8 @@ struct p9_stat {
 	char *gid;
 	char *muid;
 	char *extension; /* .u */
-	uint32_t n_uid;	 /* .u */
-	uint32_t n_gid;	 /* .u */
+	uint32_t n_uid;  /* .u */
+	uint32_t n_gid;  /* .u */
 	uint32_t n_muid; /* .u */
 };
 
@@ -412,7 +412,7 @@ struct p9_fcall {
 			uint64_t request_mask;
 		} getattr;
 		struct p9_attr rgetattr; /* Rgetattr */
-		struct {		 /* Tsetattr */
+		struct {                 /* Tsetattr */
 			uint32_t fid;
 			struct p9_iattr attr;
 		} setattr;
@@ -442,7 +442,7 @@ struct p9_fcall {
 			uint8_t status;
 		} rlock;
 		struct p9_flock rgetlock; /* Rgetlock (flags unused) */
-		struct {		  /* Tlink */
+		struct {                  /* Tlink */
 			uint32_t dfid;
 			uint32_t fid;
 			char *name;
@@ -488,8 +488,8 @@ int p9_unpack(struct p9_fcall *f, uint8_t *buf, size_t len, uint32_t msize,
  * -EINVAL for a type this dialect does not have or an invalid field
  * (nwname > 16, string longer than 65535).
  */
-ssize_t p9_pack(const struct p9_fcall *f, uint8_t *buf, size_t cap,
-    enum p9_dialect d);
+ssize_t p9_pack(
+    const struct p9_fcall *f, uint8_t *buf, size_t cap, enum p9_dialect d);
 
 /* Bytes *f needs when packed in dialect d. */
 size_t p9_packed_size(const struct p9_fcall *f, enum p9_dialect d);
@@ -499,15 +499,15 @@ size_t p9_stat_size(const struct p9_stat *st, enum p9_dialect d);
 
 /* Packs one stat record (size[2] first) as it appears in a directory read;
  * returns bytes written or -EMSGSIZE. */
-ssize_t p9_stat_pack(const struct p9_stat *st, uint8_t *buf, size_t cap,
-    enum p9_dialect d);
+ssize_t p9_stat_pack(
+    const struct p9_stat *st, uint8_t *buf, size_t cap, enum p9_dialect d);
 
 /* Unpacks one stat record from a directory read, terminating its strings in
  * place (the byte after the record is overwritten, so the caller must have
  * read or copied it first, or there must be one spare byte); returns its
  * length or -EPROTO. */
-ssize_t p9_stat_unpack(struct p9_stat *st, uint8_t *buf, size_t len,
-    enum p9_dialect d);
+ssize_t p9_stat_unpack(
+    struct p9_stat *st, uint8_t *buf, size_t len, enum p9_dialect d);
 
 /* One Rreaddir entry: qid[13] offset[8] type[1] name[s]. */
 struct p9_dirent {
@@ -522,8 +522,7 @@ struct p9_dirent {
 ssize_t p9_dirent_pack(const struct p9_dirent *de, uint8_t *buf, size_t cap);
 
 /* Reads one readdir entry from buf[0..len); returns its length or -EPROTO. */
-ssize_t p9_dirent_unpack(struct p9_dirent *de, const uint8_t *buf,
-    size_t len);
+ssize_t p9_dirent_unpack(struct p9_dirent *de, const uint8_t *buf, size_t len);
 
 /* Name of a message type ("Twalk"), or NULL if unknown. */
 const char *p9_type_name(uint8_t type);
@@ -610,13 +609,13 @@ struct p9_srv;
 struct p9_conn;
 
 struct p9_fid {
-	uint32_t num;	      /* read-only */
+	uint32_t num;         /* read-only */
 	struct p9_conn *conn; /* read-only */
 	struct p9_qid qid;    /* kept by the framework from attach, walk,
-				 open, create replies */
-	int omode;	      /* read-only: -1 if not open, else P9_OREAD,
-				 P9_OWRITE, P9_ORDWR or P9_OEXEC */
-	void *aux;	      /* the server's */
+	                         open, create replies */
+	int omode;            /* read-only: -1 if not open, else P9_OREAD,
+	                         P9_OWRITE, P9_ORDWR or P9_OEXEC */
+	void *aux;            /* the server's */
 	/* framework-private */
 	int ref;
 	uint64_t diroffset, dirindex;
@@ -641,7 +640,7 @@ struct p9_req {
 	void *aux;    /* the server's, e.g. while the request is held */
 	int flushed;  /* read-only: a Tflush has asked to cancel it */
 	uint8_t type; /* read-only: the type as it arrived (in.type may be a
-			 mapped one, e.g. Tlopen served by ops.open) */
+	                 mapped one, e.g. Tlopen served by ops.open) */
 	/* framework-private */
 	uint8_t *buf;  /* the message; in points into it */
 	uint8_t *rbuf; /* reply buffer handed out by p9_req_data */
@@ -650,7 +649,7 @@ struct p9_req {
 	struct p9_req *next; /* in-flight list */
 	struct p9_req *prev;
 	struct p9_req *flushes; /* Tflush requests waiting on this one */
-	struct p9_req *oldreq;	/* for a Tflush: what it flushes */
+	struct p9_req *oldreq;  /* for a Tflush: what it flushes */
 };
 
 /*
@@ -677,8 +676,8 @@ struct p9_ops {
 	void (*wstat)(struct p9_req *r);
 	void (*flush)(struct p9_req *old);
 	void (*destroy_fid)(struct p9_fid *fid); /* free fid->aux */
-	void (*conn_open)(struct p9_conn *c);	 /* optional */
-	void (*conn_close)(struct p9_conn *c);	 /* optional, last call */
+	void (*conn_open)(struct p9_conn *c);    /* optional */
+	void (*conn_close)(struct p9_conn *c);   /* optional, last call */
 	/* 9P2000.L */
 	void (*lopen)(struct p9_req *r);
 	void (*lcreate)(struct p9_req *r);
@@ -710,12 +709,12 @@ struct p9_ops {
 
 struct p9_srv_opts {
 	const struct p9_ops *ops;
-	void *aux;	    /* the server's: p9_srv_aux() */
-	uint32_t msize;	    /* largest msize offered; 0: 1 MiB + 24 */
+	void *aux;          /* the server's: p9_srv_aux() */
+	uint32_t msize;     /* largest msize offered; 0: 1 MiB + 24 */
 	uint32_t max_fids;  /* per connection; 0: 65536 */
 	uint32_t max_reqs;  /* requests in flight per connection; 0: 1024 */
 	uint32_t max_conns; /* 0: 1024 */
-	int trace;	    /* -D: every message in and out to stderr */
+	int trace;          /* -D: every message in and out to stderr */
 	const char *name;   /* for logs, e.g. "unumd" */
 };
 
@@ -771,9 +770,9 @@ struct p9_client;
 struct p9_call;
 
 struct p9_client_opts {
-	uint32_t msize;		/* asked for; 0: 1 MiB + 24 */
+	uint32_t msize;          /* asked for; 0: 1 MiB + 24 */
 	enum p9_dialect dialect; /* asked for; the server may offer less */
-	int trace;		/* every message to stderr */
+	int trace;               /* every message to stderr */
 };
 
 /*
@@ -797,8 +796,8 @@ int p9_client_connect_stream(uv_loop_t *loop, struct p9_stream *s,
  * this call) and calls cb once with the reply.  Many calls may be in
  * flight.  Returns the call (for p9_call_flush) or NULL with errno set
  * (ENOTCONN, EMSGSIZE; cb is then not called). */
-struct p9_call *p9_client_call(struct p9_client *c, const struct p9_fcall *t,
-    p9_call_cb cb, void *arg);
+struct p9_call *p9_client_call(
+    struct p9_client *c, const struct p9_fcall *t, p9_call_cb cb, void *arg);
 /* Asks the server to cancel a call: its cb runs once, with the reply if
  * the server answered first, else with EINTR after Rflush. */
 void p9_call_flush(struct p9_call *call);
@@ -819,8 +818,8 @@ void p9_client_close(struct p9_client *c);
  */
 struct p9_cl;
 
-struct p9_cl *p9_cl_connect(const struct p9_addr *a,
-    const struct p9_client_opts *opts, int *err);
+struct p9_cl *p9_cl_connect(
+    const struct p9_addr *a, const struct p9_client_opts *opts, int *err);
 void p9_cl_close(struct p9_cl *cl);
 uint32_t p9_cl_msize(struct p9_cl *cl);
 enum p9_dialect p9_cl_dialect(struct p9_cl *cl);
@@ -839,8 +838,8 @@ int p9_cl_attach(struct p9_cl *cl, uint32_t fid, const char *uname,
 /* Walks path ("a/b/c", any length; "" clones) from fid to newfid. */
 int p9_cl_walk(struct p9_cl *cl, uint32_t fid, uint32_t newfid,
     const char *path, struct p9_qid *qid);
-int p9_cl_open(struct p9_cl *cl, uint32_t fid, uint8_t mode,
-    struct p9_qid *qid, uint32_t *iounit);
+int p9_cl_open(struct p9_cl *cl, uint32_t fid, uint8_t mode, struct p9_qid *qid,
+    uint32_t *iounit);
 int p9_cl_lopen(struct p9_cl *cl, uint32_t fid, uint32_t flags,
     struct p9_qid *qid, uint32_t *iounit);
 int p9_cl_create(struct p9_cl *cl, uint32_t fid, const char *name,
@@ -848,20 +847,20 @@ int p9_cl_create(struct p9_cl *cl, uint32_t fid, const char *name,
 int p9_cl_lcreate(struct p9_cl *cl, uint32_t fid, const char *name,
     uint32_t flags, uint32_t mode, uint32_t gid, struct p9_qid *qid);
 /* Reads up to n bytes at off; returns bytes read (0 at end) or -errno. */
-ssize_t p9_cl_read(struct p9_cl *cl, uint32_t fid, uint64_t off, void *buf,
-    size_t n);
-ssize_t p9_cl_write(struct p9_cl *cl, uint32_t fid, uint64_t off,
-    const void *buf, size_t n);
-ssize_t p9_cl_readdir(struct p9_cl *cl, uint32_t fid, uint64_t off,
-    void *buf, size_t n);
+ssize_t p9_cl_read(
+    struct p9_cl *cl, uint32_t fid, uint64_t off, void *buf, size_t n);
+ssize_t p9_cl_write(
+    struct p9_cl *cl, uint32_t fid, uint64_t off, const void *buf, size_t n);
+ssize_t p9_cl_readdir(
+    struct p9_cl *cl, uint32_t fid, uint64_t off, void *buf, size_t n);
 int p9_cl_clunk(struct p9_cl *cl, uint32_t fid);
 int p9_cl_remove(struct p9_cl *cl, uint32_t fid);
 /* Stat: *st's strings point into *sbuf (the caller free()s it). */
-int p9_cl_stat(struct p9_cl *cl, uint32_t fid, struct p9_stat *st,
-    uint8_t **sbuf);
+int p9_cl_stat(
+    struct p9_cl *cl, uint32_t fid, struct p9_stat *st, uint8_t **sbuf);
 int p9_cl_wstat(struct p9_cl *cl, uint32_t fid, const struct p9_stat *st);
-int p9_cl_getattr(struct p9_cl *cl, uint32_t fid, uint64_t mask,
-    struct p9_attr *attr);
+int p9_cl_getattr(
+    struct p9_cl *cl, uint32_t fid, uint64_t mask, struct p9_attr *attr);
 int p9_cl_setattr(struct p9_cl *cl, uint32_t fid, const struct p9_iattr *a);
 /* A stat with every field "don't touch" (for wstat). */
 void p9_stat_null(struct p9_stat *st);

@@ -105,8 +105,10 @@ on_connection(uv_stream_t *lh, int status)
 		return;
 	}
 	if (srv->closing || srv->nconns >= srv->o.max_conns) {
-		p9_log(LOG_WARNING, "refusing a connection: %u connections "
-		    "(limit %u)", srv->nconns, srv->o.max_conns);
+		p9_log(LOG_WARNING,
+		    "refusing a connection: %u connections "
+		    "(limit %u)",
+		    srv->nconns, srv->o.max_conns);
 		uv_close((uv_handle_t *)h, free_handle_cb);
 		return;
 	}

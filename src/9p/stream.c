@@ -132,9 +132,9 @@ uv_close_stream(struct p9_stream *s)
 }
 
 static const struct p9_stream_ops uv_ops = {
-	.write = uv_write_buf,
-	.set_reading = uv_set_reading,
-	.close = uv_close_stream,
+    .write = uv_write_buf,
+    .set_reading = uv_set_reading,
+    .close = uv_close_stream,
 };
 
 static void
@@ -160,8 +160,8 @@ fill_peer(struct p9_peer *p, uv_stream_t *h)
 			p->pid = uc.pid;
 			p->uid = uc.uid;
 			p->gid = uc.gid;
-			snprintf(p->addr, sizeof p->addr, "unix:pid%d",
-			    (int)uc.pid);
+			snprintf(
+			    p->addr, sizeof p->addr, "unix:pid%d", (int)uc.pid);
 		}
 	} else if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)&ss;

@@ -110,9 +110,9 @@ mode_string(uint32_t mode, char *out)
 	const char *rwx = "rwxrwxrwx";
 	int i;
 
-	out[0] = (mode & 0170000) == 0040000 ? 'd'
-	    : (mode & 0170000) == 0120000    ? 'l'
-					     : '-';
+	out[0] = (mode & 0170000) == 0040000   ? 'd'
+	         : (mode & 0170000) == 0120000 ? 'l'
+	                                       : '-';
 	for (i = 0; i < 9; i++)
 		out[i + 1] = (mode & (1u << (8 - i))) ? rwx[i] : '-';
 	out[10] = '\0';
@@ -120,8 +120,7 @@ mode_string(uint32_t mode, char *out)
 
 /* Prints one entry of ls -l / stat. */
 static void
-print_attr(struct ctx *c, const char *name, const struct p9_attr *a,
-    int *first)
+print_attr(struct ctx *c, const char *name, const struct p9_attr *a, int *first)
 {
 	char m[11], when[32];
 	time_t t = (time_t)a->mtime_sec;
@@ -133,8 +132,8 @@ print_attr(struct ctx *c, const char *name, const struct p9_attr *a,
 		       ",\"gid\":%" PRIu32 ",\"size\":%" PRIu64
 		       ",\"mtime\":%" PRIu64 ",\"qid\":{\"type\":%u,"
 		       "\"version\":%" PRIu32 ",\"path\":%" PRIu64 "}}",
-		    a->mode, a->uid, a->gid, a->size, a->mtime_sec,
-		    a->qid.type, a->qid.version, a->qid.path);
+		    a->mode, a->uid, a->gid, a->size, a->mtime_sec, a->qid.type,
+		    a->qid.version, a->qid.path);
 		*first = 0;
 		return;
 	}
@@ -158,8 +157,9 @@ get_attr(struct ctx *c, uint32_t fid, struct p9_attr *a)
 		return rc;
 	memset(a, 0, sizeof *a);
 	a->qid = st.qid;
-	a->mode = (st.mode & 0777) | ((st.mode & P9_DMDIR) ? 0040000
-			: (st.mode & P9_DMSYMLINK) ? 0120000 : 0100000);
+	a->mode = (st.mode & 0777) | ((st.mode & P9_DMDIR)          ? 0040000
+	                                 : (st.mode & P9_DMSYMLINK) ? 0120000
+	                                                            : 0100000);
 	a->uid = st.n_uid != P9_NONUNAME ? st.n_uid : 0;
 	a->gid = st.n_gid != P9_NONUNAME ? st.n_gid : 0;
 	a->size = st.length;
@@ -208,8 +208,8 @@ cmd_ls(struct ctx *c, const char *path)
 	if (!buf)
 		abort();
 	if (p9_cl_dialect(c->cl) == P9_2000L)
-		rc = p9_cl_lopen(c->cl, dfid, P9_L_RDONLY | P9_L_DIRECTORY,
-		    NULL, NULL);
+		rc = p9_cl_lopen(
+		    c->cl, dfid, P9_L_RDONLY | P9_L_DIRECTORY, NULL, NULL);
 	else
 		rc = p9_cl_open(c->cl, dfid, P9_OREAD, NULL, NULL);
 	if (rc < 0)
@@ -234,8 +234,8 @@ cmd_ls(struct ctx *c, const char *path)
 			if (p9_cl_dialect(c->cl) == P9_2000L) {
 				struct p9_dirent de;
 
-				used = p9_dirent_unpack(&de, buf + k,
-				    (size_t)n - k);
+				used = p9_dirent_unpack(
+				    &de, buf + k, (size_t)n - k);
 				if (used < 0 || de.namelen >= sizeof name) {
 					rc = -EPROTO;
 					goto out;
@@ -253,8 +253,8 @@ cmd_ls(struct ctx *c, const char *path)
 				if (len > sizeof rec - 1)
 					len = sizeof rec - 1;
 				memcpy(rec, buf + k, len);
-				used = p9_stat_unpack(&st, rec, len,
-				    p9_cl_dialect(c->cl));
+				used = p9_stat_unpack(
+				    &st, rec, len, p9_cl_dialect(c->cl));
 				if (used < 0) {
 					rc = -EPROTO;
 					goto out;
@@ -298,8 +298,8 @@ cmd_read(struct ctx *c, const char *path)
 		rc = p9_cl_lopen(c->cl, (uint32_t)fid, P9_L_RDONLY, NULL, NULL);
 	else
 		rc = p9_cl_open(c->cl, (uint32_t)fid, P9_OREAD, NULL, NULL);
-	while (rc == 0 && (n = p9_cl_read(c->cl, (uint32_t)fid, off, buf,
-			       cap)) != 0) {
+	while (rc == 0 &&
+	       (n = p9_cl_read(c->cl, (uint32_t)fid, off, buf, cap)) != 0) {
 		if (n < 0) {
 			rc = (int)n;
 			break;
@@ -331,9 +331,9 @@ cmd_write(struct ctx *c, const char *path)
 		abort();
 	if (fid >= 0) {
 		rc = dotl ? p9_cl_lopen(c->cl, (uint32_t)fid,
-				P9_L_WRONLY | P9_L_TRUNC, NULL, NULL)
-			  : p9_cl_open(c->cl, (uint32_t)fid,
-				P9_OWRITE | P9_OTRUNC, NULL, NULL);
+		                P9_L_WRONLY | P9_L_TRUNC, NULL, NULL)
+		          : p9_cl_open(c->cl, (uint32_t)fid,
+		                P9_OWRITE | P9_OTRUNC, NULL, NULL);
 	} else if (fid == -ENOENT) {
 		char dir[4096];
 		const char *name;
@@ -346,9 +346,9 @@ cmd_write(struct ctx *c, const char *path)
 			return fail(c, "write", path, rc < 0 ? rc : (int)fid);
 		}
 		rc = dotl ? p9_cl_lcreate(c->cl, (uint32_t)fid, name,
-				P9_L_WRONLY | P9_L_CREATE, 0644, 0, NULL)
-			  : p9_cl_create(c->cl, (uint32_t)fid, name, 0644,
-				P9_OWRITE, NULL);
+		                P9_L_WRONLY | P9_L_CREATE, 0644, 0, NULL)
+		          : p9_cl_create(c->cl, (uint32_t)fid, name, 0644,
+		                P9_OWRITE, NULL);
 	} else {
 		free(buf);
 		return fail(c, "write", path, (int)fid);
@@ -439,14 +439,14 @@ static int
 cmd_9p(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{"addr", required_argument, NULL, 'a'},
-		{"aname", required_argument, NULL, 'A'},
-		{"version", required_argument, NULL, 'V'},
-		{"trace", no_argument, NULL, 'D'},
-		{"long", no_argument, NULL, 'l'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"addr", required_argument, NULL, 'a'},
+	    {"aname", required_argument, NULL, 'A'},
+	    {"version", required_argument, NULL, 'V'},
+	    {"trace", no_argument, NULL, 'D'},
+	    {"long", no_argument, NULL, 'l'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ctx c;
 	struct p9_client_opts o;
@@ -461,8 +461,8 @@ cmd_9p(int argc, char **argv)
 		c.addr = DEFAULT_SOCKET;
 	c.aname = "";
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+a:A:V:Dljh", lopts, NULL)) !=
-	    -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "+a:A:V:Dljh", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
 			c.addr = optarg;
@@ -535,8 +535,8 @@ cmd_9p(int argc, char **argv)
 		char uname[32];
 
 		snprintf(uname, sizeof uname, "%u", (unsigned)geteuid());
-		rc = p9_cl_attach(c.cl, c.root, uname, (uint32_t)geteuid(),
-		    c.aname, NULL);
+		rc = p9_cl_attach(
+		    c.cl, c.root, uname, (uint32_t)geteuid(), c.aname, NULL);
 	}
 	if (rc < 0) {
 		fprintf(stderr, "unum: attach to '%s' on %s: %s\n", c.aname,
@@ -585,7 +585,7 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "unum: unknown command '%s' (try 'unum help')\n",
-	    argv[1]);
+	fprintf(
+	    stderr, "unum: unknown command '%s' (try 'unum help')\n", argv[1]);
 	return 2;
 }

@@ -64,8 +64,7 @@ static int
 add_listen(struct config *c, const char *addr, char *err, size_t cap)
 {
 	if (c->nlisten == MAX_LISTEN) {
-		snprintf(err, cap, "more than %d listen addresses",
-		    MAX_LISTEN);
+		snprintf(err, cap, "more than %d listen addresses", MAX_LISTEN);
 		return -1;
 	}
 	if (!(c->listen[c->nlisten] = strdup(addr)))
@@ -124,8 +123,10 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 		return -1;
 	}
 	if (conf_number(l->argv[1], lo, hi, units, num) < 0) {
-		snprintf(err, cap, "%s:%d: %s: '%s' is not a number from %llu"
-		    " to %llu", l->file, l->lineno, k, l->argv[1], lo, hi);
+		snprintf(err, cap,
+		    "%s:%d: %s: '%s' is not a number from %llu"
+		    " to %llu",
+		    l->file, l->lineno, k, l->argv[1], lo, hi);
 		return -1;
 	}
 	return 0;
@@ -146,11 +147,13 @@ check_listen(const struct p9_addr *a, const char *s)
 	if (a->is_unix)
 		return 0;
 	if ((inet_pton(AF_INET, a->host, &a4) == 1 &&
-		a4.s_addr == htonl(INADDR_ANY)) ||
+	        a4.s_addr == htonl(INADDR_ANY)) ||
 	    (inet_pton(AF_INET6, a->host, &a6) == 1 &&
-		IN6_IS_ADDR_UNSPECIFIED(&a6))) {
-		fprintf(stderr, "unumd: listen %s: refusing to serve every "
-		    "interface without authentication; name one address\n", s);
+	        IN6_IS_ADDR_UNSPECIFIED(&a6))) {
+		fprintf(stderr,
+		    "unumd: listen %s: refusing to serve every "
+		    "interface without authentication; name one address\n",
+		    s);
 		return -1;
 	}
 	return 0;
@@ -177,8 +180,8 @@ on_attach(struct p9_req *r)
 	const char *aname = r->in.u.attach.aname;
 
 	if (*aname && strcmp(aname, "ram") && strcmp(aname, "/")) {
-		p9_respond_errmsg(r, ENOENT, "no tree named '%s' on this node",
-		    aname);
+		p9_respond_errmsg(
+		    r, ENOENT, "no tree named '%s' on this node", aname);
 		return;
 	}
 	ramfs_ops()->attach(r);
@@ -206,16 +209,16 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"listen", required_argument, NULL, 'l'},
-		{"socket", required_argument, NULL, 's'},
-		{"msize", required_argument, NULL, 'm'},
-		{"name", required_argument, NULL, 'n'},
-		{"trace", no_argument, NULL, 'D'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"msize", required_argument, NULL, 'm'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"trace", no_argument, NULL, 'D'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct config c;
 	const char *conffile = NULL, *msize_arg = NULL;
@@ -225,8 +228,8 @@ main(int argc, char **argv)
 	int ch, i, rc;
 
 	memset(&c, 0, sizeof c);
-	while ((ch = getopt_long(argc, argv, "c:l:s:m:n:DvhV", lopts,
-		    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:l:s:m:n:DvhV", lopts, NULL)) !=
+	       -1) {
 		switch (ch) {
 		case 'c':
 			conffile = optarg;
@@ -241,7 +244,8 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			if (strlen(optarg) >= sizeof c.socket) {
-				fprintf(stderr, "unumd: socket path too long\n");
+				fprintf(
+				    stderr, "unumd: socket path too long\n");
 				return 2;
 			}
 			strcpy(c.socket, optarg);
@@ -270,8 +274,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "unumd: unexpected argument '%s'\n",
-		    argv[optind]);
+		fprintf(
+		    stderr, "unumd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
@@ -294,10 +298,12 @@ main(int argc, char **argv)
 		if (*sock)
 			snprintf(c.socket, sizeof c.socket, "%s", sock);
 	}
-	if (msize_arg && conf_number(msize_arg, P9_MINMSIZE, P9_MAXMSIZE, 1,
-			     &c.msize) < 0) {
-		fprintf(stderr, "unumd: --msize: '%s' is not a size from %u "
-		    "to %u\n", msize_arg, P9_MINMSIZE, P9_MAXMSIZE);
+	if (msize_arg &&
+	    conf_number(msize_arg, P9_MINMSIZE, P9_MAXMSIZE, 1, &c.msize) < 0) {
+		fprintf(stderr,
+		    "unumd: --msize: '%s' is not a size from %u "
+		    "to %u\n",
+		    msize_arg, P9_MINMSIZE, P9_MAXMSIZE);
 		return 2;
 	}
 	if (!*c.name && gethostname(c.name, sizeof c.name - 1) < 0)
@@ -341,8 +347,8 @@ main(int argc, char **argv)
 			mkdir(dir, 0755);
 		}
 		if (p9_addr_parse(&a, c.socket, 0) < 0 || !a.is_unix) {
-			fprintf(stderr, "unumd: bad socket path '%s'\n",
-			    c.socket);
+			fprintf(
+			    stderr, "unumd: bad socket path '%s'\n", c.socket);
 			return 1;
 		}
 		if ((rc = p9_srv_listen(srv, &a, 0666)) < 0) {
@@ -355,8 +361,10 @@ main(int argc, char **argv)
 	for (i = 0; i < c.nlisten; i++) {
 		if (p9_addr_parse(&a, c.listen[i], DEFAULT_PORT) < 0 ||
 		    a.is_unix) {
-			fprintf(stderr, "unumd: bad listen address '%s' "
-			    "(want HOST:PORT)\n", c.listen[i]);
+			fprintf(stderr,
+			    "unumd: bad listen address '%s' "
+			    "(want HOST:PORT)\n",
+			    c.listen[i]);
 			return 1;
 		}
 		if (check_listen(&a, c.listen[i]) < 0)

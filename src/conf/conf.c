@@ -22,8 +22,8 @@ conf_tokenize(char *s, char **argv, int max)
 		if (n == max)
 			return -1;
 		argv[n++] = w = s;
-		while (*s && *s != ' ' && *s != '\t' && *s != '\r' &&
-		    *s != '\n') {
+		while (
+		    *s && *s != ' ' && *s != '\t' && *s != '\r' && *s != '\n') {
 			if (*s != '\'') {
 				*w++ = *s++;
 				continue;
@@ -62,9 +62,9 @@ conf_number(const char *s, unsigned long long min, unsigned long long max,
 		return -1;
 	if (units && *end) {
 		int shift = *end == 'k' || *end == 'K' ? 10
-		    : *end == 'M'		       ? 20
-		    : *end == 'G'		       ? 30
-						       : -1;
+		            : *end == 'M'              ? 20
+		            : *end == 'G'              ? 30
+		                                       : -1;
 		if (shift < 0 || end[1] || v > (max >> shift))
 			return -1;
 		v <<= shift;
@@ -77,9 +77,9 @@ conf_number(const char *s, unsigned long long min, unsigned long long max,
 }
 
 int
-conf_read(const char *path, int (*fn)(void *arg, struct conf_line *l,
-				    char *err, size_t cap),
-    void *arg, char *err, size_t cap)
+conf_read(const char *path,
+    int (*fn)(void *arg, struct conf_line *l, char *err, size_t cap), void *arg,
+    char *err, size_t cap)
 {
 	FILE *f = fopen(path, "re");
 	char *line = NULL;
@@ -100,8 +100,10 @@ conf_read(const char *path, int (*fn)(void *arg, struct conf_line *l,
 		l.lineno++;
 		l.argc = conf_tokenize(line, l.argv, CONF_MAXARGS);
 		if (l.argc < 0) {
-			snprintf(err, cap, "%s:%d: unterminated quote or too "
-			    "many words", path, l.lineno);
+			snprintf(err, cap,
+			    "%s:%d: unterminated quote or too "
+			    "many words",
+			    path, l.lineno);
 			rc = -1;
 			break;
 		}

@@ -24,9 +24,9 @@ struct conf_line {
  * -1 with a one-line message in err ("FILE:LINE: ..." or "FILE: ...").
  * A missing file is -1 with errno ENOENT.
  */
-int conf_read(const char *path, int (*fn)(void *arg, struct conf_line *l,
-				    char *err, size_t cap),
-    void *arg, char *err, size_t cap);
+int conf_read(const char *path,
+    int (*fn)(void *arg, struct conf_line *l, char *err, size_t cap), void *arg,
+    char *err, size_t cap);
 
 /* Splits s in place into at most max words (rc quoting: '...' with ''
  * for a quote).  Returns the count, or -1 for an unterminated quote or too

@@ -209,9 +209,8 @@ ramfs_add(struct ramfs *fs, const char *path, int kind, uint32_t perm,
 		return -EINVAL;
 	if (node_child(d, name))
 		return -EEXIST;
-	if (!(n = node_new(fs, name, (perm & 0777) | (kind == 'd' ? P9_DMDIR
-								: 0),
-		  "root")))
+	if (!(n = node_new(fs, name,
+	          (perm & 0777) | (kind == 'd' ? P9_DMDIR : 0), "root")))
 		return -ENOMEM;
 	n->fifo = kind == 'p';
 	if (len && data_set(n, len) < 0) {
@@ -644,7 +643,7 @@ fs_wstat(struct p9_req *r)
 		return;
 	}
 	if (*st->name && (strchr(st->name, '/') || !strcmp(st->name, ".") ||
-			     !strcmp(st->name, ".."))) {
+	                     !strcmp(st->name, ".."))) {
 		p9_respond_error(r, EINVAL);
 		return;
 	}
@@ -692,20 +691,20 @@ fs_statfs(struct p9_req *r)
 }
 
 static const struct p9_ops ops = {
-	.attach = fs_attach,
-	.walk = fs_walk,
-	.open = fs_open,
-	.create = fs_create,
-	.read = fs_read,
-	.write = fs_write,
-	.clunk = fs_clunk,
-	.remove = fs_remove,
-	.stat = fs_stat,
-	.wstat = fs_wstat,
-	.flush = fs_flush,
-	.destroy_fid = fs_destroy_fid,
-	.statfs = fs_statfs,
-	.mkdir = fs_mkdir,
+    .attach = fs_attach,
+    .walk = fs_walk,
+    .open = fs_open,
+    .create = fs_create,
+    .read = fs_read,
+    .write = fs_write,
+    .clunk = fs_clunk,
+    .remove = fs_remove,
+    .stat = fs_stat,
+    .wstat = fs_wstat,
+    .flush = fs_flush,
+    .destroy_fid = fs_destroy_fid,
+    .statfs = fs_statfs,
+    .mkdir = fs_mkdir,
 };
 
 const struct p9_ops *

@@ -32,7 +32,6 @@ int ramfs_add(struct ramfs *fs, const char *path, int kind, uint32_t perm,
     const void *data, size_t len);
 
 /* Replaces a file's contents; 0 or -errno. */
-int ramfs_set(struct ramfs *fs, const char *path, const void *data,
-    size_t len);
+int ramfs_set(struct ramfs *fs, const char *path, const void *data, size_t len);
 
 #endif

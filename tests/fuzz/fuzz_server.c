@@ -56,9 +56,9 @@ mem_close(struct p9_stream *s)
 }
 
 static const struct p9_stream_ops mem_ops = {
-	.write = mem_write,
-	.set_reading = mem_set_reading,
-	.close = mem_close,
+    .write = mem_write,
+    .set_reading = mem_set_reading,
+    .close = mem_close,
 };
 
 static void
@@ -79,12 +79,53 @@ feed(struct p9_stream *s, const uint8_t *data, size_t n)
 }
 
 static const uint8_t prologue[] = {
-	/* Tversion tag ~0 msize 8192 "9P2000.L" */
-	21, 0, 0, 0, 100, 0xff, 0xff, 0, 0x20, 0, 0, 8, 0, '9', 'P', '2',
-	'0', '0', '0', '.', 'L',
-	/* Tattach tag 1 fid 0 afid ~0 uname "u" aname "" n_uname 0 */
-	24, 0, 0, 0, 104, 1, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1, 0,
-	'u', 0, 0, 0, 0, 0, 0,
+    /* Tversion tag ~0 msize 8192 "9P2000.L" */
+    21,
+    0,
+    0,
+    0,
+    100,
+    0xff,
+    0xff,
+    0,
+    0x20,
+    0,
+    0,
+    8,
+    0,
+    '9',
+    'P',
+    '2',
+    '0',
+    '0',
+    '0',
+    '.',
+    'L',
+    /* Tattach tag 1 fid 0 afid ~0 uname "u" aname "" n_uname 0 */
+    24,
+    0,
+    0,
+    0,
+    104,
+    1,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    1,
+    0,
+    'u',
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

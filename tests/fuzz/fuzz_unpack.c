@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const enum p9_dialect dialects[] = {P9_2000, P9_2000U, P9_2000L};
 
 /* A heap copy of exactly len bytes plus the spare byte. */
-static uint8_t *copy(const uint8_t *p, size_t len)
+static uint8_t *
+copy(const uint8_t *p, size_t len)
 {
 	uint8_t *b = malloc(len + 1);
 
@@ -35,7 +36,8 @@ static uint8_t *copy(const uint8_t *p, size_t len)
 }
 
 /* Packs *f into a fresh exact-size buffer; aborts if it cannot. */
-static uint8_t *pack(const struct p9_fcall *f, enum p9_dialect d, size_t *len)
+static uint8_t *
+pack(const struct p9_fcall *f, enum p9_dialect d, size_t *len)
 {
 	size_t n = p9_packed_size(f, d);
 	uint8_t *b;
@@ -52,7 +54,8 @@ static uint8_t *pack(const struct p9_fcall *f, enum p9_dialect d, size_t *len)
 }
 
 /* *f was unpacked from msg[0..len) in dialect d. */
-static void check_message(
+static void
+check_message(
     const struct p9_fcall *f, const uint8_t *msg, size_t len, enum p9_dialect d)
 {
 	/* Rerror is only unpacked under .L; its errno is optional there. */
@@ -83,7 +86,8 @@ static void check_message(
 	free(out1);
 }
 
-static void try_message(const uint8_t *msg, size_t len, enum p9_dialect d)
+static void
+try_message(const uint8_t *msg, size_t len, enum p9_dialect d)
 {
 	uint8_t *buf = copy(msg, len);
 	struct p9_fcall f;
@@ -96,7 +100,8 @@ static void try_message(const uint8_t *msg, size_t len, enum p9_dialect d)
 	free(buf);
 }
 
-static void try_stat(const uint8_t *data, size_t size, enum p9_dialect d)
+static void
+try_stat(const uint8_t *data, size_t size, enum p9_dialect d)
 {
 	uint8_t *buf = copy(data, size), *out;
 	struct p9_stat st;
@@ -114,7 +119,8 @@ static void try_stat(const uint8_t *data, size_t size, enum p9_dialect d)
 	free(buf);
 }
 
-static void try_dirent(const uint8_t *data, size_t size)
+static void
+try_dirent(const uint8_t *data, size_t size)
 {
 	uint8_t *buf = malloc(size > 0 ? size : 1), *out;
 	struct p9_dirent de;
@@ -136,7 +142,8 @@ static void try_dirent(const uint8_t *data, size_t size)
 	free(buf);
 }
 
-static void check_version(const char *version)
+static void
+check_version(const char *version)
 {
 	int d = p9_dialect_parse(version);
 	const char *name;
@@ -148,7 +155,8 @@ static void check_version(const char *version)
 		abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t *patched = copy(data, size);
 	char *version;

@@ -39,7 +39,7 @@
 
 /* ---- helpers ---- */
 
-static char tmpdir[64];	 /* everything the tests make */
+static char tmpdir[64];  /* everything the tests make */
 static char expdir[128]; /* what diod exports */
 static int have_diod;
 
@@ -156,8 +156,8 @@ diod_start(struct diod *d, const char *dir)
 		if ((d->port = free_port()) < 0)
 			return -1;
 		snprintf(listen, sizeof listen, "127.0.0.1:%d", d->port);
-		snprintf(d->log, sizeof d->log, "%s/diod-%d.log", tmpdir,
-		    d->port);
+		snprintf(
+		    d->log, sizeof d->log, "%s/diod-%d.log", tmpdir, d->port);
 		if ((pid = fork()) < 0)
 			return -1;
 		if (pid == 0) {
@@ -294,18 +294,17 @@ cl_attach(uint32_t msize, uint32_t *root)
 	assert_non_null(cl);
 	assert_int_equal(err, 0);
 	*root = p9_cl_fid_new(cl);
-	assert_int_equal(
-	    p9_cl_attach(cl, *root, "root", 0, expdir, &qid), 0);
+	assert_int_equal(p9_cl_attach(cl, *root, "root", 0, expdir, &qid), 0);
 	assert_true(qid.type & P9_QTDIR);
 	return cl;
 }
 
-#define NEED_DIOD()                                                       \
-	do {                                                              \
-		if (!have_diod) {                                         \
-			print_message("# diod not available, skipped\n"); \
-			skip();                                           \
-		}                                                         \
+#define NEED_DIOD()                                                            \
+	do {                                                                   \
+		if (!have_diod) {                                              \
+			print_message("# diod not available, skipped\n");      \
+			skip();                                                \
+		}                                                              \
 	} while (0)
 
 /* ---- blocking client against diod ---- */
@@ -407,8 +406,8 @@ test_lopen_read_returns_file_contents(void **state)
 	assert_int_equal(p9_cl_walk(cl, root, fid, "hello.txt", &qid), 0);
 	assert_int_equal(qid.type, P9_QTFILE);
 	assert_int_equal(p9_cl_lopen(cl, fid, P9_L_RDONLY, &qid, &iounit), 0);
-	assert_int_equal(p9_cl_read(cl, fid, 0, buf, sizeof buf),
-	    sizeof text - 1);
+	assert_int_equal(
+	    p9_cl_read(cl, fid, 0, buf, sizeof buf), sizeof text - 1);
 	assert_memory_equal(buf, text, sizeof text - 1);
 	/* at and past the end: 0 */
 	assert_int_equal(p9_cl_read(cl, fid, sizeof text - 1, buf, 10), 0);
@@ -435,15 +434,15 @@ test_lcreate_write_then_read_back(void **state)
 	cl = cl_attach(0, &root);
 	fid = p9_cl_fid_new(cl);
 	assert_int_equal(p9_cl_walk(cl, root, fid, "", NULL), 0); /* clone */
-	assert_int_equal(p9_cl_lcreate(cl, fid, "made.txt",
-			     P9_L_RDWR | P9_L_CREATE | P9_L_EXCL, 0640, 0,
-			     &qid),
+	assert_int_equal(
+	    p9_cl_lcreate(cl, fid, "made.txt",
+	        P9_L_RDWR | P9_L_CREATE | P9_L_EXCL, 0640, 0, &qid),
 	    0);
 	assert_int_equal(qid.type, P9_QTFILE);
-	assert_int_equal(p9_cl_write(cl, fid, 0, text, sizeof text - 1),
-	    sizeof text - 1);
-	assert_int_equal(p9_cl_read(cl, fid, 0, buf, sizeof buf),
-	    sizeof text - 1);
+	assert_int_equal(
+	    p9_cl_write(cl, fid, 0, text, sizeof text - 1), sizeof text - 1);
+	assert_int_equal(
+	    p9_cl_read(cl, fid, 0, buf, sizeof buf), sizeof text - 1);
 	assert_memory_equal(buf, text, sizeof text - 1);
 	assert_int_equal(p9_cl_clunk(cl, fid), 0);
 	disk = slurp("made.txt", &n);
@@ -472,9 +471,9 @@ test_write_of_3mib_is_split_and_lands_whole_on_disk(void **state)
 	fill(data, n, 42);
 	fid = p9_cl_fid_new(cl);
 	assert_int_equal(p9_cl_walk(cl, root, fid, "", NULL), 0);
-	assert_int_equal(p9_cl_lcreate(cl, fid, "three-mib",
-			     P9_L_WRONLY | P9_L_CREATE | P9_L_TRUNC, 0644, 0,
-			     NULL),
+	assert_int_equal(
+	    p9_cl_lcreate(cl, fid, "three-mib",
+	        P9_L_WRONLY | P9_L_CREATE | P9_L_TRUNC, 0644, 0, NULL),
 	    0);
 	assert_int_equal(p9_cl_write(cl, fid, 0, data, n), (ssize_t)n);
 	assert_int_equal(p9_cl_clunk(cl, fid), 0);
@@ -511,9 +510,8 @@ test_readdir_lists_the_names_made(void **state)
 	cl = cl_attach(0, &root);
 	fid = p9_cl_fid_new(cl);
 	assert_int_equal(p9_cl_walk(cl, root, fid, "dir", NULL), 0);
-	assert_int_equal(p9_cl_lopen(cl, fid, P9_L_RDONLY | P9_L_DIRECTORY,
-			     NULL, NULL),
-	    0);
+	assert_int_equal(
+	    p9_cl_lopen(cl, fid, P9_L_RDONLY | P9_L_DIRECTORY, NULL, NULL), 0);
 	while ((n = p9_cl_readdir(cl, fid, off, buf, 64)) > 0) {
 		for (pos = 0; pos < n; pos += k) {
 			k = p9_dirent_unpack(&de, buf + pos, (size_t)(n - pos));
@@ -584,8 +582,8 @@ test_walk_of_missing_name_gives_enoent_and_binds_nothing(void **state)
 	/* the first name fails: Rlerror */
 	assert_int_equal(p9_cl_walk(cl, root, fid, "missing", NULL), -ENOENT);
 	/* a later one fails: a short Rwalk */
-	assert_int_equal(p9_cl_walk(cl, root, fid, "present/missing", NULL),
-	    -ENOENT);
+	assert_int_equal(
+	    p9_cl_walk(cl, root, fid, "present/missing", NULL), -ENOENT);
 	/* fid was never bound: the server does not know it (diod would
 	 * let a walk rebind it, so clunk tells) */
 	assert_int_not_equal(p9_cl_clunk(cl, fid), 0);
@@ -628,8 +626,8 @@ test_walk_of_20_names_crosses_the_16_name_limit(void **state)
 	assert_int_equal(p9_cl_getattr(cl, fid, P9_GETATTR_BASIC, &at), 0);
 	assert_int_equal(at.qid.path, st.st_ino); /* diod: path = inode */
 	assert_int_equal(p9_cl_lopen(cl, fid, P9_L_RDONLY, NULL, NULL), 0);
-	assert_int_equal(p9_cl_read(cl, fid, 0, buf, sizeof buf),
-	    sizeof text - 1);
+	assert_int_equal(
+	    p9_cl_read(cl, fid, 0, buf, sizeof buf), sizeof text - 1);
 	assert_memory_equal(buf, text, sizeof text - 1);
 	assert_int_equal(p9_cl_clunk(cl, fid), 0);
 
@@ -684,8 +682,8 @@ reader_main(void *arg)
 		off = ((uint64_t)(r->id * 40 + i) * 4099) % (BIGSIZE - 65536);
 		/* short reads are allowed: read on to the whole 64 KiB */
 		for (got = 0; got < 65536; got += (size_t)n) {
-			n = p9_cl_read(r->cl, fid, off + got, buf + got,
-			    65536 - got);
+			n = p9_cl_read(
+			    r->cl, fid, off + got, buf + got, 65536 - got);
 			if (n <= 0)
 				break;
 		}
@@ -1066,15 +1064,14 @@ struct fake {
 	int stage; /* how far the script got (atomic) */
 };
 
-#define FAKE_CHECK(f, cond)                                              \
-	do {                                                             \
-		if (!(cond)) {                                           \
-			if (!(f)->fail[0])                               \
-				snprintf((f)->fail, sizeof(f)->fail,     \
-				    "%s:%d: %s", __func__, __LINE__,     \
-				    #cond);                              \
-			return;                                          \
-		}                                                        \
+#define FAKE_CHECK(f, cond)                                                    \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			if (!(f)->fail[0])                                     \
+				snprintf((f)->fail, sizeof(f)->fail,           \
+				    "%s:%d: %s", __func__, __LINE__, #cond);   \
+			return;                                                \
+		}                                                              \
 	} while (0)
 
 static int
@@ -1100,12 +1097,11 @@ fake_recv(struct fake *f, struct p9_fcall *m)
 	if (readn(f->fd, f->buf, 4) < 0)
 		return -1;
 	size = (uint32_t)f->buf[0] | (uint32_t)f->buf[1] << 8 |
-	    (uint32_t)f->buf[2] << 16 | (uint32_t)f->buf[3] << 24;
+	       (uint32_t)f->buf[2] << 16 | (uint32_t)f->buf[3] << 24;
 	if (size < P9_HDRSZ || size > sizeof f->buf - 1 ||
 	    readn(f->fd, f->buf + 4, size - 4) < 0)
 		return -1;
-	return p9_unpack(m, f->buf, size, sizeof f->buf - 1, f->d) < 0 ? -1
-									: 0;
+	return p9_unpack(m, f->buf, size, sizeof f->buf - 1, f->d) < 0 ? -1 : 0;
 }
 
 static void
@@ -1122,8 +1118,8 @@ fake_send(struct fake *f, const struct p9_fcall *m)
 	ssize_t n = p9_pack(m, buf, sizeof buf, f->d);
 
 	if (n < 0) {
-		snprintf(f->fail, sizeof f->fail, "cannot pack type %u",
-		    m->type);
+		snprintf(
+		    f->fail, sizeof f->fail, "cannot pack type %u", m->type);
 		return;
 	}
 	fake_send_bytes(f, buf, (size_t)n);
@@ -1868,8 +1864,8 @@ stage_wait(struct fake *f, int n)
 {
 	int i;
 
-	for (i = 0; i < 5000 && __atomic_load_n(&f->stage, __ATOMIC_SEQ_CST) < n;
-	     i++)
+	for (i = 0;
+	     i < 5000 && __atomic_load_n(&f->stage, __ATOMIC_SEQ_CST) < n; i++)
 		sleep_ms(2);
 }
 
@@ -1890,8 +1886,8 @@ cl_fake(struct fake *f, enum p9_dialect d, void (*script)(struct fake *))
 	f->script = script;
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s/fake%d.sock", tmpdir,
-	    seq++);
+	snprintf(
+	    sun.sun_path, sizeof sun.sun_path, "%s/fake%d.sock", tmpdir, seq++);
 	f->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_true(f->lfd > 0);
 	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sun, sizeof sun), 0);
@@ -1928,11 +1924,12 @@ script_short_write(struct fake *f)
 	while (off < WSIZE) {
 		FAKE_CHECK(f, fake_recv(f, &m) == 0 && m.type == P9_TWRITE);
 		FAKE_CHECK(f, m.u.write.offset == off);
-		FAKE_CHECK(f, m.u.write.count ==
-			(WSIZE - off < 8192 - P9_IOHDRSZ ? WSIZE - off
-							 : 8192 - P9_IOHDRSZ));
-		FAKE_CHECK(f, memcmp(m.u.write.data, expect + off,
-				  m.u.write.count) == 0);
+		FAKE_CHECK(
+		    f, m.u.write.count == (WSIZE - off < 8192 - P9_IOHDRSZ
+		                                  ? WSIZE - off
+		                                  : 8192 - P9_IOHDRSZ));
+		FAKE_CHECK(f,
+		    memcmp(m.u.write.data, expect + off, m.u.write.count) == 0);
 		m.type = P9_RWRITE;
 		m.u.rwrite.count = off == 0 ? 1000 : m.u.write.count;
 		off += m.u.rwrite.count;
@@ -2090,12 +2087,12 @@ script_u_calls(struct fake *f)
 	st = &m.u.wstat.stat;
 	FAKE_CHECK(f, st->type == 0xffff && st->dev == ~0u);
 	FAKE_CHECK(f, st->qid.type == 0xff && st->qid.version == ~0u &&
-		st->qid.path == ~0ull);
-	FAKE_CHECK(f, st->mode == ~0u && st->atime == ~0u &&
-		st->mtime == ~0u && st->length == ~0ull);
+	                  st->qid.path == ~0ull);
+	FAKE_CHECK(f, st->mode == ~0u && st->atime == ~0u && st->mtime == ~0u &&
+	                  st->length == ~0ull);
 	FAKE_CHECK(f, !*st->name && !*st->uid && !*st->gid && !*st->muid);
-	FAKE_CHECK(f, !*st->extension && st->n_uid == ~0u &&
-		st->n_gid == ~0u && st->n_muid == ~0u);
+	FAKE_CHECK(f, !*st->extension && st->n_uid == ~0u && st->n_gid == ~0u &&
+	                  st->n_muid == ~0u);
 	memset(&m.u, 0, sizeof m.u);
 	m.type = P9_RWSTAT;
 	fake_send(f, &m);
@@ -2172,21 +2169,21 @@ main(void)
 	    cmocka_unit_test(test_lopen_read_returns_file_contents),
 	    cmocka_unit_test(test_lcreate_write_then_read_back),
 	    cmocka_unit_test(
-		test_write_of_3mib_is_split_and_lands_whole_on_disk),
+	        test_write_of_3mib_is_split_and_lands_whole_on_disk),
 	    cmocka_unit_test(test_readdir_lists_the_names_made),
 	    cmocka_unit_test(test_getattr_size_and_mode_match_stat),
 	    cmocka_unit_test(
-		test_walk_of_missing_name_gives_enoent_and_binds_nothing),
+	        test_walk_of_missing_name_gives_enoent_and_binds_nothing),
 	    cmocka_unit_test(test_walk_of_20_names_crosses_the_16_name_limit),
 	    cmocka_unit_test(
-		test_32_threads_reading_at_once_all_get_their_data),
+	        test_32_threads_reading_at_once_all_get_their_data),
 	    cmocka_unit_test(test_async_100_calls_in_flight_are_all_answered),
 	    cmocka_unit_test(
-		test_flush_of_fast_request_delivers_exactly_one_callback),
+	        test_flush_of_fast_request_delivers_exactly_one_callback),
 	    cmocka_unit_test(
-		test_client_close_fails_pending_calls_with_econnreset_once),
+	        test_client_close_fails_pending_calls_with_econnreset_once),
 	    cmocka_unit_test(
-		test_connect_to_port_without_listener_gives_econnrefused),
+	        test_connect_to_port_without_listener_gives_econnrefused),
 	    cmocka_unit_test(test_connect_to_missing_unix_socket_gives_enoent),
 	    cmocka_unit_test(test_killed_server_makes_next_call_fail_promptly),
 	};
@@ -2195,32 +2192,32 @@ main(void)
 	    cmocka_unit_test(test_rversion_msize_below_4096_fails_with_eproto),
 	    cmocka_unit_test(test_rversion_unknown_fails_with_eprotonosupport),
 	    cmocka_unit_test(
-		test_rversion_higher_than_asked_fails_with_eprotonosupport),
+	        test_rversion_higher_than_asked_fails_with_eprotonosupport),
 	    cmocka_unit_test(
-		test_rversion_downgrade_to_u_and_smaller_msize_is_accepted),
+	        test_rversion_downgrade_to_u_and_smaller_msize_is_accepted),
 	    cmocka_unit_test(
-		test_hangup_before_rversion_fails_connect_with_econnreset),
+	        test_hangup_before_rversion_fails_connect_with_econnreset),
 	    cmocka_unit_test(test_reply_to_unknown_tag_drops_connection),
 	    cmocka_unit_test(test_reply_larger_than_msize_drops_connection),
 	    cmocka_unit_test(test_reply_shorter_than_header_drops_connection),
 	    cmocka_unit_test(
-		test_replies_split_and_joined_in_the_stream_are_framed),
+	        test_replies_split_and_joined_in_the_stream_are_framed),
 	    cmocka_unit_test(test_rerror_in_9p2000_maps_the_string_to_errno),
 	    cmocka_unit_test(test_rerror_in_9p2000u_uses_its_errno),
 	    cmocka_unit_test(test_rlerror_gives_its_errno),
 	    cmocka_unit_test(
-		test_flush_of_held_request_gives_eintr_after_rflush),
+	        test_flush_of_held_request_gives_eintr_after_rflush),
 	    cmocka_unit_test(
-		test_flush_crossing_reply_delivers_it_and_holds_tag_till_rflush),
+	        test_flush_crossing_reply_delivers_it_and_holds_tag_till_rflush),
 	    cmocka_unit_test(test_reply_after_rflush_drops_connection),
 	    cmocka_unit_test(test_server_hangup_fails_each_pending_call_once),
 	    cmocka_unit_test(test_fid_numbers_are_reused_and_never_nofid),
 	    cmocka_unit_test(test_cl_write_goes_on_after_a_short_rwrite),
 	    cmocka_unit_test(test_cl_read_keeps_to_the_count_asked_for),
 	    cmocka_unit_test(
-		test_cl_close_fails_a_waiting_call_with_econnreset),
+	        test_cl_close_fails_a_waiting_call_with_econnreset),
 	    cmocka_unit_test(
-		test_cl_write_to_peer_not_reading_raises_no_sigpipe),
+	        test_cl_write_to_peer_not_reading_raises_no_sigpipe),
 	    cmocka_unit_test(test_cl_9p2000u_open_create_stat_wstat),
 	};
 	int rc;
@@ -2237,10 +2234,10 @@ main(void)
 		perror(expdir);
 		return 1;
 	}
-	rc = cmocka_run_group_tests_name("client_protocol", protocol_tests,
-	    NULL, NULL);
-	rc += cmocka_run_group_tests_name("client_diod", diod_tests,
-	    diod_group_setup, diod_group_teardown);
+	rc = cmocka_run_group_tests_name(
+	    "client_protocol", protocol_tests, NULL, NULL);
+	rc += cmocka_run_group_tests_name(
+	    "client_diod", diod_tests, diod_group_setup, diod_group_teardown);
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return rc;
 }

@@ -105,7 +105,8 @@ static const struct {
 };
 #define NCATALOGUE (sizeof(catalogue) / sizeof(catalogue[0]))
 
-static unsigned dialects_of(unsigned type)
+static unsigned
+dialects_of(unsigned type)
 {
 	size_t i;
 
@@ -120,7 +121,8 @@ static unsigned dialects_of(unsigned type)
 /* Which message a loop is at, for failure messages. */
 static char where[128];
 
-static void set_where(unsigned type, enum p9_dialect d)
+static void
+set_where(unsigned type, enum p9_dialect d)
 {
 	const char *name = p9_type_name((uint8_t)type);
 
@@ -129,7 +131,8 @@ static void set_where(unsigned type, enum p9_dialect d)
 }
 
 /* A heap copy of exactly n bytes plus the spare byte. */
-static uint8_t *heap_copy(const uint8_t *bytes, size_t n)
+static uint8_t *
+heap_copy(const uint8_t *bytes, size_t n)
 {
 	uint8_t *b = malloc(n + 1);
 
@@ -140,7 +143,8 @@ static uint8_t *heap_copy(const uint8_t *bytes, size_t n)
 	return b;
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
+static void
+put_le32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)v;
 	p[1] = (uint8_t)(v >> 8);
@@ -148,7 +152,8 @@ static void put_le32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
-static uint32_t get_le32(const uint8_t *p)
+static uint32_t
+get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	       (uint32_t)p[3] << 24;
@@ -156,8 +161,8 @@ static uint32_t get_le32(const uint8_t *p)
 
 /* Packs *f into an exact-size heap buffer; checks that one byte less is
  * -EMSGSIZE. */
-static uint8_t *pack_heap(
-    const struct p9_fcall *f, enum p9_dialect d, size_t *len)
+static uint8_t *
+pack_heap(const struct p9_fcall *f, enum p9_dialect d, size_t *len)
 {
 	size_t n = p9_packed_size(f, d);
 	uint8_t *b;
@@ -180,8 +185,9 @@ static uint8_t *pack_heap(
 
 /* Unpacks a heap copy of bytes[0..n); the copy, which *f points into, is
  * returned in *keep.  A failed unpack must leave the copy untouched. */
-static int unpack_heap(const uint8_t *bytes, size_t n, uint32_t msize,
-    enum p9_dialect d, struct p9_fcall *f, uint8_t **keep)
+static int
+unpack_heap(const uint8_t *bytes, size_t n, uint32_t msize, enum p9_dialect d,
+    struct p9_fcall *f, uint8_t **keep)
 {
 	uint8_t *b = heap_copy(bytes, n);
 	int rc = p9_unpack(f, b, n, msize, d);
@@ -194,7 +200,8 @@ static int unpack_heap(const uint8_t *bytes, size_t n, uint32_t msize,
 }
 
 /* Unpacks a heap copy of bytes[0..n) and expects error rc. */
-static void expect_unpack(
+static void
+expect_unpack(
     const uint8_t *bytes, size_t n, uint32_t msize, enum p9_dialect d, int rc)
 {
 	struct p9_fcall f;
@@ -215,7 +222,8 @@ static const struct p9_qid qid_a = {P9_QTDIR, 0x01020304, 0x1122334455667788};
 static const struct p9_qid qid_b = {P9_QTAPPEND, 7, 0xfedcba9876543210};
 static const struct p9_qid qid_c = {P9_QTSYMLINK, 0xffffffff, 42};
 
-static struct p9_stat sample_stat(void)
+static struct p9_stat
+sample_stat(void)
 {
 	struct p9_stat st = {
 	    .type = 0xbeef,
@@ -239,7 +247,8 @@ static struct p9_stat sample_stat(void)
 }
 
 /* A message of the given type with a distinct value in every field. */
-static void sample(struct p9_fcall *f, unsigned type)
+static void
+sample(struct p9_fcall *f, unsigned type)
 {
 	static char *names[] = {"usr", "glenda", "lib", ".."};
 	const struct p9_flock lock = {P9_LOCK_TYPE_WRLCK, P9_LOCK_FLAGS_BLOCK,
@@ -498,7 +507,8 @@ static void sample(struct p9_fcall *f, unsigned type)
 }
 
 /* What unpacking *f in dialect d yields: the .u fields absent in 9P2000. */
-static void strip(struct p9_fcall *f, enum p9_dialect d)
+static void
+strip(struct p9_fcall *f, enum p9_dialect d)
 {
 	struct p9_stat *st = NULL;
 
@@ -534,14 +544,16 @@ static void strip(struct p9_fcall *f, enum p9_dialect d)
 
 /* ---- Field by field comparison ---- */
 
-static void eq_uint(const char *field, uint64_t want, uint64_t got)
+static void
+eq_uint(const char *field, uint64_t want, uint64_t got)
 {
 	if (want != got)
 		fail_msg("%s: %s is %#llx, want %#llx", where, field,
 		    (unsigned long long)got, (unsigned long long)want);
 }
 
-static void eq_str(const char *field, const char *want, const char *got)
+static void
+eq_str(const char *field, const char *want, const char *got)
 {
 	if (want == NULL && got == NULL)
 		return;
@@ -550,21 +562,23 @@ static void eq_str(const char *field, const char *want, const char *got)
 		    got ? got : "(null)", want ? want : "(null)");
 }
 
-static void eq_qid(
-    const char *field, const struct p9_qid *want, const struct p9_qid *got)
+static void
+eq_qid(const char *field, const struct p9_qid *want, const struct p9_qid *got)
 {
 	if (want->type != got->type || want->version != got->version ||
 	    want->path != got->path)
 		fail_msg("%s: %s differs", where, field);
 }
 
-static void eq_data(const uint8_t *want, const uint8_t *got, uint32_t count)
+static void
+eq_data(const uint8_t *want, const uint8_t *got, uint32_t count)
 {
 	if (count > 0 && (got == NULL || memcmp(want, got, count) != 0))
 		fail_msg("%s: data differs", where);
 }
 
-static void eq_stat(const struct p9_stat *want, const struct p9_stat *got)
+static void
+eq_stat(const struct p9_stat *want, const struct p9_stat *got)
 {
 	eq_uint("stat.type", want->type, got->type);
 	eq_uint("stat.dev", want->dev, got->dev);
@@ -583,7 +597,8 @@ static void eq_stat(const struct p9_stat *want, const struct p9_stat *got)
 	eq_uint("stat.n_muid", want->n_muid, got->n_muid);
 }
 
-static void eq_flock(const struct p9_flock *want, const struct p9_flock *got)
+static void
+eq_flock(const struct p9_flock *want, const struct p9_flock *got)
 {
 	eq_uint("lock.type", want->type, got->type);
 	eq_uint("lock.flags", want->flags, got->flags);
@@ -597,7 +612,8 @@ static void eq_flock(const struct p9_flock *want, const struct p9_flock *got)
 #define EQS(m) eq_str(#m, want->u.m, got->u.m)
 #define EQQ(m) eq_qid(#m, &want->u.m, &got->u.m)
 
-static void eq_fcall(const struct p9_fcall *want, const struct p9_fcall *got)
+static void
+eq_fcall(const struct p9_fcall *want, const struct p9_fcall *got)
 {
 	unsigned i;
 
@@ -846,7 +862,8 @@ static void eq_fcall(const struct p9_fcall *want, const struct p9_fcall *got)
 /* ---- Round trips ---- */
 
 /* pack -> unpack -> every field equal -> re-pack gives the same bytes. */
-static void round_trip(const struct p9_fcall *f, enum p9_dialect d)
+static void
+round_trip(const struct p9_fcall *f, enum p9_dialect d)
 {
 	struct p9_fcall want = *f, got;
 	uint8_t *wire, *buf, *again;
@@ -870,7 +887,8 @@ static void round_trip(const struct p9_fcall *f, enum p9_dialect d)
 	free(wire);
 }
 
-static void round_trip_dialect(enum p9_dialect d, size_t nmsgs)
+static void
+round_trip_dialect(enum p9_dialect d, size_t nmsgs)
 {
 	struct p9_fcall f;
 	size_t i, done = 0;
@@ -885,22 +903,26 @@ static void round_trip_dialect(enum p9_dialect d, size_t nmsgs)
 	assert_int_equal(done, nmsgs);
 }
 
-static void test_every_message_round_trips_in_9p2000(void **state)
+static void
+test_every_message_round_trips_in_9p2000(void **state)
 {
 	round_trip_dialect(P9_2000, 27);
 }
 
-static void test_every_message_round_trips_in_9p2000u(void **state)
+static void
+test_every_message_round_trips_in_9p2000u(void **state)
 {
 	round_trip_dialect(P9_2000U, 27);
 }
 
-static void test_every_message_round_trips_in_9p2000L(void **state)
+static void
+test_every_message_round_trips_in_9p2000L(void **state)
 {
 	round_trip_dialect(P9_2000L, 57);
 }
 
-static void test_edge_values_round_trip(void **state)
+static void
+test_edge_values_round_trip(void **state)
 {
 	static char *names[P9_MAXWELEM];
 	static char long_name[65536];
@@ -1113,7 +1135,8 @@ static const struct golden {
 };
 #define NGOLDENS (sizeof(goldens) / sizeof(goldens[0]))
 
-static void test_messages_match_their_wire_format(void **state)
+static void
+test_messages_match_their_wire_format(void **state)
 {
 	size_t i;
 
@@ -1139,7 +1162,8 @@ static void test_messages_match_their_wire_format(void **state)
 
 /* ---- Dialects and types ---- */
 
-static void test_type_outside_its_dialects_is_refused(void **state)
+static void
+test_type_outside_its_dialects_is_refused(void **state)
 {
 	struct p9_fcall f, got;
 	unsigned type;
@@ -1182,7 +1206,8 @@ static void test_type_outside_its_dialects_is_refused(void **state)
 	}
 }
 
-static void test_unknown_types_are_badmsg(void **state)
+static void
+test_unknown_types_are_badmsg(void **state)
 {
 	static const uint8_t types[] = {0, 99, 255, 6, 106, 128, 1};
 	size_t i, k;
@@ -1202,7 +1227,8 @@ static void test_unknown_types_are_badmsg(void **state)
 	}
 }
 
-static void test_badmsg_still_reports_type_and_tag(void **state)
+static void
+test_badmsg_still_reports_type_and_tag(void **state)
 {
 	uint8_t wire[] = {11, 0, 0, 0, P9_TLOPEN, 0x34, 0x12, 1, 2, 3, 4};
 	struct p9_fcall f;
@@ -1217,7 +1243,8 @@ static void test_badmsg_still_reports_type_and_tag(void **state)
 	free(buf);
 }
 
-static void test_invalid_dialect_is_einval(void **state)
+static void
+test_invalid_dialect_is_einval(void **state)
 {
 	uint8_t wire[] = {7, 0, 0, 0, P9_RCLUNK, 0, 0, 0};
 	struct p9_fcall f;
@@ -1234,7 +1261,8 @@ static void test_invalid_dialect_is_einval(void **state)
 	assert_null(p9_dialect_name((enum p9_dialect)3));
 }
 
-static void test_rerror_under_L_is_unpacked_but_never_packed(void **state)
+static void
+test_rerror_under_L_is_unpacked_but_never_packed(void **state)
 {
 	uint8_t plain[] = {HDR(107, 2), B2(4), 'g', 'o', 'n', 'e'};
 	uint8_t dotu[] = {HDR(107, 2), B2(4), 'g', 'o', 'n', 'e', B4(2)};
@@ -1261,7 +1289,8 @@ static void test_rerror_under_L_is_unpacked_but_never_packed(void **state)
 	expect_unpack(bad, sizeof(bad), MSIZE, P9_2000L, -EPROTO);
 }
 
-static void test_tfsync_without_datasync_means_0(void **state)
+static void
+test_tfsync_without_datasync_means_0(void **state)
 {
 	uint8_t wire[] = {HDR(P9_TFSYNC, 5), B4(9)};
 	struct p9_fcall f;
@@ -1283,7 +1312,8 @@ static void test_tfsync_without_datasync_means_0(void **state)
 
 /* Every strict prefix of every message fails, with its size field patched
  * to the prefix length and with the original one. */
-static void test_every_truncation_fails_cleanly(void **state)
+static void
+test_every_truncation_fails_cleanly(void **state)
 {
 	struct p9_fcall f;
 	size_t i, k, n, len;
@@ -1316,7 +1346,8 @@ static void test_every_truncation_fails_cleanly(void **state)
 	}
 }
 
-static void test_trailing_garbage_is_rejected(void **state)
+static void
+test_trailing_garbage_is_rejected(void **state)
 {
 	static const uint8_t tails[][4] = {{0}, {'x'}, {0, 0, 0, 0}};
 	static const size_t tail_len[] = {1, 1, 4};
@@ -1349,7 +1380,8 @@ static void test_trailing_garbage_is_rejected(void **state)
 	}
 }
 
-static void test_short_buffers_are_rejected(void **state)
+static void
+test_short_buffers_are_rejected(void **state)
 {
 	uint8_t wire[] = {7, 0, 0, 0, P9_RCLUNK, 0, 0};
 	size_t len;
@@ -1362,7 +1394,8 @@ static void test_short_buffers_are_rejected(void **state)
 	}
 }
 
-static void test_size_over_msize_is_emsgsize(void **state)
+static void
+test_size_over_msize_is_emsgsize(void **state)
 {
 	struct p9_fcall f;
 	uint8_t *wire;
@@ -1379,7 +1412,8 @@ static void test_size_over_msize_is_emsgsize(void **state)
 	free(wire);
 }
 
-static void test_size_equal_to_msize_is_accepted(void **state)
+static void
+test_size_equal_to_msize_is_accepted(void **state)
 {
 	struct p9_fcall f, got;
 	uint8_t *wire, *buf;
@@ -1394,7 +1428,8 @@ static void test_size_equal_to_msize_is_accepted(void **state)
 	free(wire);
 }
 
-static void test_size_field_must_equal_length(void **state)
+static void
+test_size_field_must_equal_length(void **state)
 {
 	static const uint32_t sizes[] = {0, 1, 6, 7, 27, 29, 4096};
 	struct p9_fcall f;
@@ -1412,7 +1447,8 @@ static void test_size_field_must_equal_length(void **state)
 	free(wire);
 }
 
-static void test_string_length_past_end_is_rejected(void **state)
+static void
+test_string_length_past_end_is_rejected(void **state)
 {
 	struct p9_fcall f;
 	uint8_t *wire;
@@ -1441,7 +1477,8 @@ static void test_string_length_past_end_is_rejected(void **state)
 	free(wire);
 }
 
-static void test_string_with_nul_is_rejected(void **state)
+static void
+test_string_with_nul_is_rejected(void **state)
 {
 	static const struct {
 		unsigned type;
@@ -1480,7 +1517,8 @@ static void test_string_with_nul_is_rejected(void **state)
 }
 
 /* A Twalk with n one-letter names (not packable by p9_pack past 16). */
-static size_t twalk_bytes(uint8_t *out, uint16_t n, size_t names)
+static size_t
+twalk_bytes(uint8_t *out, uint16_t n, size_t names)
 {
 	size_t len = 0, i;
 	uint8_t hdr[] = {HDR(P9_TWALK, 1), B4(1), B4(2), B2(n)};
@@ -1496,7 +1534,8 @@ static size_t twalk_bytes(uint8_t *out, uint16_t n, size_t names)
 	return len;
 }
 
-static void test_walk_rejects_17_elements(void **state)
+static void
+test_walk_rejects_17_elements(void **state)
 {
 	uint8_t wire[64 + 17 * 3];
 	size_t n;
@@ -1514,7 +1553,8 @@ static void test_walk_rejects_17_elements(void **state)
 	expect_unpack(wire, n, MSIZE, P9_2000L, -EPROTO);
 }
 
-static void test_rwalk_rejects_17_qids(void **state)
+static void
+test_rwalk_rejects_17_qids(void **state)
 {
 	uint8_t wire[P9_HDRSZ + 2 + 17 * P9_QIDSZ] = {0};
 	size_t n = sizeof(wire);
@@ -1530,7 +1570,8 @@ static void test_rwalk_rejects_17_qids(void **state)
 	expect_unpack(wire, n, MSIZE, P9_2000L, 0);
 }
 
-static void test_pack_rejects_17_walk_elements(void **state)
+static void
+test_pack_rejects_17_walk_elements(void **state)
 {
 	static char *names[P9_MAXWELEM + 1];
 	uint8_t buf[512];
@@ -1549,7 +1590,8 @@ static void test_pack_rejects_17_walk_elements(void **state)
 	assert_int_equal(p9_pack(&f, buf, sizeof(buf), P9_2000L), -EINVAL);
 }
 
-static void test_pack_rejects_string_over_65535(void **state)
+static void
+test_pack_rejects_string_over_65535(void **state)
 {
 	static char s[65537];
 	static uint8_t buf[65536 + 64];
@@ -1569,7 +1611,8 @@ static void test_pack_rejects_string_over_65535(void **state)
 	assert_int_equal(p9_pack(&f, buf, sizeof(buf), P9_2000), -EINVAL);
 }
 
-static void test_pack_needs_data_for_its_count(void **state)
+static void
+test_pack_needs_data_for_its_count(void **state)
 {
 	uint8_t buf[64];
 	struct p9_fcall f;
@@ -1586,7 +1629,8 @@ static void test_pack_needs_data_for_its_count(void **state)
 	assert_int_equal(p9_pack(&f, buf, sizeof(buf), P9_2000L), -EINVAL);
 }
 
-static void test_pack_reports_emsgsize_when_cap_too_small(void **state)
+static void
+test_pack_reports_emsgsize_when_cap_too_small(void **state)
 {
 	uint8_t buf[P9_HDRSZ];
 	struct p9_fcall f;
@@ -1598,7 +1642,8 @@ static void test_pack_reports_emsgsize_when_cap_too_small(void **state)
 	assert_int_equal(p9_pack(&f, buf, sizeof(buf), P9_2000), P9_HDRSZ);
 }
 
-static void test_data_count_past_end_is_rejected(void **state)
+static void
+test_data_count_past_end_is_rejected(void **state)
 {
 	static const unsigned types[] = {P9_TWRITE, P9_RREAD, P9_RREADDIR};
 	struct p9_fcall f;
@@ -1622,7 +1667,8 @@ static void test_data_count_past_end_is_rejected(void **state)
 	}
 }
 
-static void test_stat_n_must_match_stat_size(void **state)
+static void
+test_stat_n_must_match_stat_size(void **state)
 {
 	static const unsigned types[] = {P9_RSTAT, P9_TWSTAT};
 	struct p9_fcall f;
@@ -1658,7 +1704,8 @@ static void test_stat_n_must_match_stat_size(void **state)
 
 /* ---- Strings in place ---- */
 
-static void test_strings_are_terminated_in_place(void **state)
+static void
+test_strings_are_terminated_in_place(void **state)
 {
 	struct p9_fcall f, got;
 	uint8_t *wire, *buf;
@@ -1701,7 +1748,8 @@ static void test_strings_are_terminated_in_place(void **state)
 
 /* ---- Stat records ---- */
 
-static void test_stat_record_round_trips_plain_and_u(void **state)
+static void
+test_stat_record_round_trips_plain_and_u(void **state)
 {
 	struct p9_stat st = sample_stat(), got, want;
 	size_t k;
@@ -1736,7 +1784,8 @@ static void test_stat_record_round_trips_plain_and_u(void **state)
 	}
 }
 
-static void test_stat_unpack_rejects_every_truncation(void **state)
+static void
+test_stat_unpack_rejects_every_truncation(void **state)
 {
 	struct p9_stat st = sample_stat(), got;
 	size_t k, len;
@@ -1759,7 +1808,8 @@ static void test_stat_unpack_rejects_every_truncation(void **state)
 	}
 }
 
-static void test_stat_size_must_match_its_fields(void **state)
+static void
+test_stat_size_must_match_its_fields(void **state)
 {
 	struct p9_stat st = sample_stat(), got;
 	uint8_t rec[256], *buf;
@@ -1779,7 +1829,8 @@ static void test_stat_size_must_match_its_fields(void **state)
 	free(buf);
 }
 
-static void test_stat_unpack_reads_one_of_several_records(void **state)
+static void
+test_stat_unpack_reads_one_of_several_records(void **state)
 {
 	struct p9_stat st = sample_stat(), got;
 	size_t n = p9_stat_size(&st, P9_2000U);
@@ -1810,7 +1861,8 @@ static const struct p9_dirent sample_dirent = {
     .namelen = 6,
 };
 
-static void test_dirent_round_trips(void **state)
+static void
+test_dirent_round_trips(void **state)
 {
 	const struct p9_dirent *de = &sample_dirent;
 	size_t n = P9_QIDSZ + 8 + 1 + 2 + 6;
@@ -1834,7 +1886,8 @@ static void test_dirent_round_trips(void **state)
 	free(rec);
 }
 
-static void test_dirents_pack_back_to_back(void **state)
+static void
+test_dirents_pack_back_to_back(void **state)
 {
 	static const char *names[] = {".", "..", "a-longer-name", ""};
 	struct p9_dirent de = sample_dirent, got;
@@ -1861,7 +1914,8 @@ static void test_dirents_pack_back_to_back(void **state)
 	assert_int_equal(at, used);
 }
 
-static void test_dirent_unpack_rejects_every_truncation(void **state)
+static void
+test_dirent_unpack_rejects_every_truncation(void **state)
 {
 	uint8_t rec[64];
 	struct p9_dirent got;
@@ -1879,7 +1933,8 @@ static void test_dirent_unpack_rejects_every_truncation(void **state)
 	}
 }
 
-static void test_dirent_name_with_nul_is_rejected(void **state)
+static void
+test_dirent_name_with_nul_is_rejected(void **state)
 {
 	struct p9_dirent de = sample_dirent, got;
 	uint8_t rec[64];
@@ -1894,7 +1949,8 @@ static void test_dirent_name_with_nul_is_rejected(void **state)
 	assert_int_equal(p9_dirent_pack(&de, rec, sizeof(rec)), -EINVAL);
 }
 
-static void test_dirent_pack_reports_small_cap(void **state)
+static void
+test_dirent_pack_reports_small_cap(void **state)
 {
 	uint8_t rec[29];
 
@@ -1905,7 +1961,8 @@ static void test_dirent_pack_reports_small_cap(void **state)
 
 /* ---- Names ---- */
 
-static void test_dialect_parse_matches_prefixes_as_linux_does(void **state)
+static void
+test_dialect_parse_matches_prefixes_as_linux_does(void **state)
 {
 	assert_int_equal(p9_dialect_parse("9P2000"), P9_2000);
 	assert_int_equal(p9_dialect_parse("9P2000.u"), P9_2000U);
@@ -1918,7 +1975,8 @@ static void test_dialect_parse_matches_prefixes_as_linux_does(void **state)
 	assert_int_equal(p9_dialect_parse("9P2000.U"), P9_2000);
 }
 
-static void test_dialect_parse_rejects_other_versions(void **state)
+static void
+test_dialect_parse_rejects_other_versions(void **state)
 {
 	assert_int_equal(p9_dialect_parse("9P3000"), -1);
 	assert_int_equal(p9_dialect_parse(""), -1);
@@ -1930,7 +1988,8 @@ static void test_dialect_parse_rejects_other_versions(void **state)
 	assert_int_equal(p9_dialect_parse("unknown"), -1);
 }
 
-static void test_dialect_names_parse_back(void **state)
+static void
+test_dialect_names_parse_back(void **state)
 {
 	size_t k;
 
@@ -1942,7 +2001,8 @@ static void test_dialect_names_parse_back(void **state)
 		    dialects[k]);
 }
 
-static void test_type_names(void **state)
+static void
+test_type_names(void **state)
 {
 	size_t i;
 
@@ -1962,7 +2022,8 @@ static void test_type_names(void **state)
 
 /* ---- Traces ---- */
 
-static void test_format_walk(void **state)
+static void
+test_format_walk(void **state)
 {
 	struct p9_fcall f = {
 	    .type = P9_TWALK, .tag = 3, .u.walk = {1, 2, 2, {"a", "b"}}};
@@ -1974,7 +2035,8 @@ static void test_format_walk(void **state)
 	    line, "Twalk tag 3 fid 1 newfid 2 nwname 2 'a' 'b'");
 }
 
-static void test_format_shows_data_count_only(void **state)
+static void
+test_format_shows_data_count_only(void **state)
 {
 	struct p9_fcall f;
 	char line[256];
@@ -1987,7 +2049,8 @@ static void test_format_shows_data_count_only(void **state)
 	assert_non_null(strstr(line, " count 6"));
 }
 
-static void test_format_escapes_unprintable_bytes(void **state)
+static void
+test_format_escapes_unprintable_bytes(void **state)
 {
 	struct p9_fcall f = {.type = P9_RERROR,
 	    .tag = 1,
@@ -2000,7 +2063,8 @@ static void test_format_escapes_unprintable_bytes(void **state)
 	                          "errno 5");
 }
 
-static void test_format_truncates_like_snprintf(void **state)
+static void
+test_format_truncates_like_snprintf(void **state)
 {
 	struct p9_fcall f = {
 	    .type = P9_TWALK, .tag = 3, .u.walk = {1, 2, 2, {"a", "b"}}};
@@ -2017,7 +2081,8 @@ static void test_format_truncates_like_snprintf(void **state)
 	    strlen("unknown type 99 tag 3"));
 }
 
-static void test_format_names_every_message(void **state)
+static void
+test_format_names_every_message(void **state)
 {
 	struct p9_fcall f;
 	char line[1024];
@@ -2038,7 +2103,8 @@ static void test_format_names_every_message(void **state)
 
 /* ---- Error strings ---- */
 
-static void test_errstr_speaks_plan9(void **state)
+static void
+test_errstr_speaks_plan9(void **state)
 {
 	assert_string_equal(p9_errstr(ENOENT), "file does not exist");
 	assert_string_equal(p9_errstr(EACCES), "permission denied");
@@ -2052,7 +2118,8 @@ static void test_errstr_speaks_plan9(void **state)
 	assert_string_equal(p9_errstr(-ENOENT), "file does not exist");
 }
 
-static void test_errstr_covers_every_errno(void **state)
+static void
+test_errstr_covers_every_errno(void **state)
 {
 	int err;
 
@@ -2071,7 +2138,8 @@ static void test_errstr_covers_every_errno(void **state)
 	assert_string_equal(p9_errstr(-2147483647 - 1), "unknown error");
 }
 
-static void test_strerrno_maps_other_servers_and_unknowns(void **state)
+static void
+test_strerrno_maps_other_servers_and_unknowns(void **state)
 {
 	assert_int_equal(p9_strerrno("file not found"), ENOENT);
 	assert_int_equal(p9_strerrno("No such file or directory"), ENOENT);
@@ -2083,7 +2151,8 @@ static void test_strerrno_maps_other_servers_and_unknowns(void **state)
 	assert_int_equal(p9_strerrno(NULL), EIO);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_message_round_trips_in_9p2000),

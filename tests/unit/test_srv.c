@@ -70,14 +70,14 @@ start(int noflush, uint32_t max_reqs, uint32_t max_fids)
 	assert_non_null(h);
 	assert_int_equal(uv_loop_init(&h->loop), 0);
 	h->fs = ramfs_new();
-	assert_int_equal(ramfs_add(h->fs, "hello", 'f', 0644, "hello, world\n",
-			     13), 0);
+	assert_int_equal(
+	    ramfs_add(h->fs, "hello", 'f', 0644, "hello, world\n", 13), 0);
 	assert_int_equal(ramfs_add(h->fs, "dir", 'd', 0755, NULL, 0), 0);
 	assert_int_equal(ramfs_add(h->fs, "dir/a", 'f', 0644, "a", 1), 0);
 	assert_int_equal(ramfs_add(h->fs, "fifo", 'p', 0666, NULL, 0), 0);
 	memset(big, 'x', sizeof big);
-	assert_int_equal(ramfs_add(h->fs, "big", 'f', 0644, big, sizeof big),
-	    0);
+	assert_int_equal(
+	    ramfs_add(h->fs, "big", 'f', 0644, big, sizeof big), 0);
 	h->ops = *ramfs_ops();
 	if (noflush)
 		h->ops.flush = NULL;
@@ -152,7 +152,7 @@ rx(struct h *h)
 
 	read_full(h->fd, hdr, 4);
 	size = (uint32_t)hdr[0] | hdr[1] << 8 | hdr[2] << 16 |
-	    (uint32_t)hdr[3] << 24;
+	       (uint32_t)hdr[3] << 24;
 	assert_true(size >= 7 && size <= (4u << 20));
 	free(h->rbuf);
 	h->rbuf = malloc(size + 1);
@@ -367,9 +367,9 @@ test_walk_rejects_17_elements(void **state)
 	int i;
 
 	/* packed by hand: the packer refuses it */
-	p[0] = 0, p[1] = p[2] = p[3] = 0;	/* fid 0 */
-	p[4] = 1, p[5] = p[6] = p[7] = 0;	/* newfid 1 */
-	p[8] = 17, p[9] = 0;			/* nwname */
+	p[0] = 0, p[1] = p[2] = p[3] = 0; /* fid 0 */
+	p[4] = 1, p[5] = p[6] = p[7] = 0; /* newfid 1 */
+	p[8] = 17, p[9] = 0;              /* nwname */
 	p += 10;
 	for (i = 0; i < 17; i++) {
 		*p++ = 1, *p++ = 0, *p++ = 'a';
@@ -518,8 +518,8 @@ test_dotl_is_mapped_onto_9p2000_ops(void **state)
 	assert_int_equal(r.type, P9_RREADDIR);
 	for (p = (uint8_t *)r.u.rread.data;
 	     p < r.u.rread.data + r.u.rread.count; p += k) {
-		k = p9_dirent_unpack(&de, p,
-		    (size_t)(r.u.rread.data + r.u.rread.count - p));
+		k = p9_dirent_unpack(
+		    &de, p, (size_t)(r.u.rread.data + r.u.rread.count - p));
 		assert_true(k > 0);
 		names++;
 	}
@@ -578,8 +578,8 @@ test_9p2000_directory_read_gives_stat_records(void **state)
 	first = r.u.rread.count;
 	copy = malloc(first + 1);
 	memcpy(copy, r.u.rread.data, first);
-	assert_int_equal(p9_stat_unpack(&st, copy, first, P9_2000U),
-	    (ssize_t)first);
+	assert_int_equal(
+	    p9_stat_unpack(&st, copy, first, P9_2000U), (ssize_t)first);
 	assert_string_equal(st.name, "hello");
 	free(copy);
 	/* continuing at the offset reached gives the next one */
@@ -842,32 +842,33 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_version_negotiates_msize_and_dialect),
-		cmocka_unit_test(test_version_unknown_answers_unknown),
-		cmocka_unit_test(test_version_rejects_msize_below_4096),
-		cmocka_unit_test(test_request_before_version_is_an_error),
-		cmocka_unit_test(test_version_clunks_every_fid),
-		cmocka_unit_test(test_walk_rejects_17_elements),
-		cmocka_unit_test(test_walk_partial_returns_qids_and_binds_nothing),
-		cmocka_unit_test(test_walk_dotdot_at_root_stays_at_root),
-		cmocka_unit_test(test_walk_name_with_slash_is_einval),
-		cmocka_unit_test(test_fid_in_use_and_unknown_fid),
-		cmocka_unit_test(test_open_modes_are_enforced),
-		cmocka_unit_test(test_open_directory_for_writing_is_eisdir),
-		cmocka_unit_test(test_dotl_is_mapped_onto_9p2000_ops),
-		cmocka_unit_test(test_9p2000_directory_read_gives_stat_records),
-		cmocka_unit_test(test_large_read_is_bounded_by_msize),
-		cmocka_unit_test(test_flush_cancels_a_held_read),
-		cmocka_unit_test(test_reply_precedes_rflush_when_server_cannot_cancel),
-		cmocka_unit_test(test_flush_of_unknown_tag_answers_at_once),
-		cmocka_unit_test(test_held_read_answers_when_data_comes),
-		cmocka_unit_test(test_tag_in_use_is_refused),
-		cmocka_unit_test(test_too_many_requests_in_flight),
-		cmocka_unit_test(test_too_many_fids),
-		cmocka_unit_test(test_oversized_message_is_refused_and_skipped),
-		cmocka_unit_test(test_malformed_and_unknown_messages_get_errors),
-		cmocka_unit_test(test_remove_clunks_even_when_it_fails),
-		cmocka_unit_test(test_hangup_with_held_reads_frees_everything),
+	    cmocka_unit_test(test_version_negotiates_msize_and_dialect),
+	    cmocka_unit_test(test_version_unknown_answers_unknown),
+	    cmocka_unit_test(test_version_rejects_msize_below_4096),
+	    cmocka_unit_test(test_request_before_version_is_an_error),
+	    cmocka_unit_test(test_version_clunks_every_fid),
+	    cmocka_unit_test(test_walk_rejects_17_elements),
+	    cmocka_unit_test(test_walk_partial_returns_qids_and_binds_nothing),
+	    cmocka_unit_test(test_walk_dotdot_at_root_stays_at_root),
+	    cmocka_unit_test(test_walk_name_with_slash_is_einval),
+	    cmocka_unit_test(test_fid_in_use_and_unknown_fid),
+	    cmocka_unit_test(test_open_modes_are_enforced),
+	    cmocka_unit_test(test_open_directory_for_writing_is_eisdir),
+	    cmocka_unit_test(test_dotl_is_mapped_onto_9p2000_ops),
+	    cmocka_unit_test(test_9p2000_directory_read_gives_stat_records),
+	    cmocka_unit_test(test_large_read_is_bounded_by_msize),
+	    cmocka_unit_test(test_flush_cancels_a_held_read),
+	    cmocka_unit_test(
+	        test_reply_precedes_rflush_when_server_cannot_cancel),
+	    cmocka_unit_test(test_flush_of_unknown_tag_answers_at_once),
+	    cmocka_unit_test(test_held_read_answers_when_data_comes),
+	    cmocka_unit_test(test_tag_in_use_is_refused),
+	    cmocka_unit_test(test_too_many_requests_in_flight),
+	    cmocka_unit_test(test_too_many_fids),
+	    cmocka_unit_test(test_oversized_message_is_refused_and_skipped),
+	    cmocka_unit_test(test_malformed_and_unknown_messages_get_errors),
+	    cmocka_unit_test(test_remove_clunks_even_when_it_fails),
+	    cmocka_unit_test(test_hangup_with_held_reads_frees_everything),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
