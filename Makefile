@@ -94,14 +94,14 @@ demo: deps all
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(SYSCONFDIR)/unum $(DESTDIR)$(UNITDIR)
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/unum \
+		$(DESTDIR)$(UNITDIR)
 	install -m 0755 $(O)/unumd $(DESTDIR)$(SBINDIR)/unumd
 	install -m 0755 $(O)/unum $(DESTDIR)$(BINDIR)/unum
-	install -m 0644 docs/man/unumd.8 $(DESTDIR)$(MANDIR)/man8/unumd.8
 	install -m 0644 docs/man/unum.1 $(DESTDIR)$(MANDIR)/man1/unum.1
-	install -m 0644 docs/man/unumd.conf.5 $(DESTDIR)$(MANDIR)/man5/unumd.conf.5 2>/dev/null || \
-		{ install -d $(DESTDIR)$(MANDIR)/man5 && install -m 0644 docs/man/unumd.conf.5 $(DESTDIR)$(MANDIR)/man5/unumd.conf.5; }
+	install -m 0644 docs/man/unumd.conf.5 $(DESTDIR)$(MANDIR)/man5/unumd.conf.5
+	install -m 0644 docs/man/unumd.8 $(DESTDIR)$(MANDIR)/man8/unumd.8
 	[ -e $(DESTDIR)$(SYSCONFDIR)/unum/unumd.conf ] || \
 		install -m 0644 etc/unumd.conf $(DESTDIR)$(SYSCONFDIR)/unum/unumd.conf
 	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/unumd.service > $(DESTDIR)$(UNITDIR)/unumd.service

@@ -46,7 +46,7 @@ if [ -z "${FUZZ_ONLY:-}" ]; then
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			suite "asan+ubsan/$(basename "$t")" "$t"
 	done
-	for t in tests/interop/*.sh tests/cluster/*.sh; do
+	for t in tests/cmd/*.sh tests/interop/*.sh tests/cluster/*.sh; do
 		[ -f "$t" ] && suite "${t#tests/}" bash "$t"
 	done
 fi

@@ -21,8 +21,10 @@ struct p9_cl {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* connect done; last caller gone */
-	/* the loop thread's; msize and dialect are fixed once connected */
+	/* used by the loop thread; set and cleared under lock, under which
+	 * callers use it for fid numbers (the loop thread never does) */
 	struct p9_client *c;
+	/* fixed once connected */
 	uint32_t msize;
 	enum p9_dialect dialect;
 	/* under lock */
@@ -112,6 +114,7 @@ static void
 wake_cb(uv_async_t *h)
 {
 	struct p9_cl *cl = h->data;
+	struct p9_client *c;
 	struct rpc *q, *next;
 	int stopping;
 
@@ -131,9 +134,12 @@ wake_cb(uv_async_t *h)
 	}
 	if (stopping) {
 		/* no caller sends once stopping is set: the handle may go */
-		if (cl->c)
-			p9_client_close(cl->c);
+		pthread_mutex_lock(&cl->lock);
+		c = cl->c;
 		cl->c = NULL;
+		pthread_mutex_unlock(&cl->lock);
+		if (c)
+			p9_client_close(c);
 		uv_close((uv_handle_t *)&cl->wake, NULL);
 	}
 }
