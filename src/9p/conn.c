@@ -1075,6 +1075,8 @@ dispatch(struct p9_conn *c, uint8_t *buf, size_t len)
 		    r, err, "too many fids (limit %u)", c->srv->o.max_fids);
 	else if (err)
 		p9_respond_error(r, err);
+	else if (!fn) /* a server without this operation */
+		p9_respond_error(r, EOPNOTSUPP);
 	else
 		fn(r);
 }

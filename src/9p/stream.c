@@ -61,7 +61,11 @@ write_cb(uv_write_t *w, int status)
 	us->s.queued -= wr->len;
 	free(wr->buf);
 	free(wr);
-	if (!us->closing && us->s.on_written)
+	if (us->closing)
+		return;
+	if (status < 0) /* EPIPE, ECONNRESET: the peer is gone */
+		us->s.on_end(&us->s, status);
+	else if (us->s.on_written)
 		us->s.on_written(&us->s);
 }
 

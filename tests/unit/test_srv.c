@@ -838,6 +838,50 @@ test_hangup_with_held_reads_frees_everything(void **state)
 	stop(h);
 }
 
+static void
+test_operation_without_handler_is_eopnotsupp(void **state)
+{
+	struct h *h = session(0);
+	struct p9_fcall r, t;
+
+	/* ramfs has no rename, renameat, link or xattrwalk */
+	walk(h, 0, 1, 1, "hello");
+	memset(&t, 0, sizeof t);
+	t.type = P9_TRENAME;
+	t.tag = 5;
+	t.u.rename.fid = 1;
+	t.u.rename.dfid = 0;
+	t.u.rename.name = "other";
+	r = rpc(h, &t);
+	expect_err(&r, 5, EOPNOTSUPP);
+	memset(&t, 0, sizeof t);
+	t.type = P9_TRENAMEAT;
+	t.tag = 6;
+	t.u.renameat.oldname = "hello";
+	t.u.renameat.newname = "other";
+	r = rpc(h, &t);
+	expect_err(&r, 6, EOPNOTSUPP);
+	memset(&t, 0, sizeof t);
+	t.type = P9_TLINK;
+	t.tag = 7;
+	t.u.link.fid = 1;
+	t.u.link.name = "other";
+	r = rpc(h, &t);
+	expect_err(&r, 7, EOPNOTSUPP);
+	memset(&t, 0, sizeof t);
+	t.type = P9_TXATTRWALK;
+	t.tag = 8;
+	t.u.xattrwalk.fid = 1;
+	t.u.xattrwalk.newfid = 9;
+	t.u.xattrwalk.name = "";
+	r = rpc(h, &t);
+	expect_err(&r, 8, EOPNOTSUPP);
+	/* the xattr fid was not left bound */
+	r = walk(h, 0, 9, 0);
+	assert_int_equal(r.type, P9_RWALK);
+	stop(h);
+}
+
 int
 main(void)
 {
@@ -869,6 +913,7 @@ main(void)
 	    cmocka_unit_test(test_malformed_and_unknown_messages_get_errors),
 	    cmocka_unit_test(test_remove_clunks_even_when_it_fails),
 	    cmocka_unit_test(test_hangup_with_held_reads_frees_everything),
+	    cmocka_unit_test(test_operation_without_handler_is_eopnotsupp),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
