@@ -31,6 +31,7 @@ suite() {
 	failed=$((failed + f))
 	printf '%-40s %4d passed %4d failed  %3ss\n' "$name" "$p" "$f" \
 		"$(($(date +%s) - start))"
+	case "$name" in fuzz/*) grep '^ok' "$log" | sed 's/^/    /' ;; esac
 	if [ "$f" -ne 0 ]; then
 		grep -E '^not ok|^# |ERROR|Sanitizer|runtime error' "$log" |
 			head -40 | sed 's/^/    /'

@@ -107,7 +107,7 @@ fid_grow(struct p9_conn *c)
 /* A new fid in the table, holding one reference for the table and one for
  * the caller.  NULL with *err set: EBADF (in use / NOFID), EMFILE. */
 static struct p9_fid *
-fid_new(struct p9_conn *c, uint32_t num, int *err)
+fid_new(struct p9_conn *c, uint32_t num, const struct p9_tree *tree, int *err)
 {
 	struct p9_fid *f;
 	unsigned h;
@@ -128,6 +128,7 @@ fid_new(struct p9_conn *c, uint32_t num, int *err)
 		fid_grow(c);
 	f->num = num;
 	f->conn = c;
+	f->tree = tree;
 	f->omode = -1;
 	f->ref = 2;
 	h = fid_hash(c, num);
@@ -148,13 +149,10 @@ fid_ref(struct p9_fid *f)
 static void
 fid_unref(struct p9_fid *f)
 {
-	struct p9_conn *c;
-
 	if (!f || --f->ref > 0)
 		return;
-	c = f->conn;
-	if (c->srv->o.ops->destroy_fid)
-		c->srv->o.ops->destroy_fid(f);
+	if (f->tree->ops->destroy_fid)
+		f->tree->ops->destroy_fid(f);
 	free(f);
 }
 
@@ -652,12 +650,26 @@ do_version(struct p9_conn *c, struct req *q)
 	req_free(q);
 }
 
+/* Asks the server, once, to cancel a request it holds. */
+static void
+call_flush(struct req *q)
+{
+	const struct p9_ops *ops;
+
+	if (q->flush_called || q->r.type == P9_TFLUSH || !q->r.fid)
+		return;
+	ops = q->r.fid->tree->ops;
+	q->flush_called = 1;
+	q->r.flushed = 1;
+	if (ops->flush)
+		ops->flush(&q->r);
+}
+
 static void
 do_flush(struct p9_conn *c, struct req *q)
 {
 	struct p9_req *r = &q->r, *tail;
 	struct req *old = tag_lookup(c, r->in.u.flush.oldtag);
-	const struct p9_ops *ops = c->srv->o.ops;
 
 	if (!old || old == q || old->aborted) {
 		p9_respond(r);
@@ -668,10 +680,7 @@ do_flush(struct p9_conn *c, struct req *q)
 		;
 	tail->flushes = r;
 	old->r.flushed = 1;
-	if (!old->flush_called && old->r.type != P9_TFLUSH && ops->flush) {
-		old->flush_called = 1;
-		ops->flush(&old->r);
-	}
+	call_flush(old);
 }
 
 /* Looks up a fid the request names; EBADF if unknown. */
@@ -780,26 +789,31 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 {
 	struct p9_req *r = &q->r;
 	struct p9_fcall *in = &r->in;
-	const struct p9_ops *ops = c->srv->o.ops;
+	const struct p9_ops *ops;
+	const struct p9_tree *tree;
 	uint32_t max = c->msize - P9_RREADHDR;
 	int err = 0, i;
 
 	switch (in->type) {
 	case P9_TAUTH:
-		if (!ops->auth)
+		if (!(tree = p9_srv_tree(c->srv, in->u.auth.aname)))
+			return -3;
+		if (!tree->ops->auth)
 			return -2; /* as diod and Plan 9 say it */
-		if (!(r->fid = fid_new(c, in->u.auth.afid, &err)))
+		if (!(r->fid = fid_new(c, in->u.auth.afid, tree, &err)))
 			return err;
 		r->fid->qid.type = P9_QTAUTH;
-		*fn = ops->auth;
+		*fn = tree->ops->auth;
 		return 0;
 	case P9_TATTACH:
+		if (!(tree = p9_srv_tree(c->srv, in->u.attach.aname)))
+			return -3;
 		if (in->u.attach.afid != P9_NOFID &&
 		    (err = need_fid(c, &r->fid2, in->u.attach.afid)))
 			return err;
-		if (!(r->fid = fid_new(c, in->u.attach.fid, &err)))
+		if (!(r->fid = fid_new(c, in->u.attach.fid, tree, &err)))
 			return err;
-		*fn = ops->attach;
+		*fn = tree->ops->attach;
 		return 0;
 	case P9_TWALK:
 		if ((err = need_fid(c, &r->fid, in->u.walk.fid)))
@@ -816,24 +830,27 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 				return EINVAL;
 		if (in->u.walk.newfid == in->u.walk.fid)
 			r->newfid = r->fid;
-		else if (!(r->newfid = fid_new(c, in->u.walk.newfid, &err)))
+		else if (!(r->newfid = fid_new(
+		               c, in->u.walk.newfid, r->fid->tree, &err)))
 			return err;
 		else
 			r->newfid->qid = r->fid->qid;
-		*fn = ops->walk;
+		*fn = r->fid->tree->ops->walk;
 		return 0;
 	case P9_TXATTRWALK:
 		if ((err = need_fid(c, &r->fid, in->u.xattrwalk.fid)))
 			return err;
-		if (!(r->newfid = fid_new(c, in->u.xattrwalk.newfid, &err)))
+		if (!(r->newfid = fid_new(
+		          c, in->u.xattrwalk.newfid, r->fid->tree, &err)))
 			return err;
-		*fn = ops->xattrwalk;
+		*fn = r->fid->tree->ops->xattrwalk;
 		return 0;
 	case P9_TCLUNK:
 	case P9_TREMOVE:
 		if ((err = need_fid(c, &r->fid, in->u.fid.fid)))
 			return err;
 		fid_remove(c, r->fid);
+		ops = r->fid->tree->ops;
 		*fn = in->type == P9_TCLUNK ? ops->clunk : ops->remove;
 		if (!*fn && in->type == P9_TCLUNK)
 			return -1; /* plain success */
@@ -844,7 +861,9 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 			return err;
 		if (!name_ok(in->u.rename.name))
 			return EINVAL;
-		*fn = ops->rename;
+		if (r->fid->tree != r->fid2->tree)
+			return EXDEV;
+		*fn = r->fid->tree->ops->rename;
 		return 0;
 	case P9_TRENAMEAT:
 		if ((err = need_fid(c, &r->fid, in->u.renameat.olddirfid)) ||
@@ -853,7 +872,9 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 		if (!name_ok(in->u.renameat.oldname) ||
 		    !name_ok(in->u.renameat.newname))
 			return EINVAL;
-		*fn = ops->renameat;
+		if (r->fid->tree != r->fid2->tree)
+			return EXDEV;
+		*fn = r->fid->tree->ops->renameat;
 		return 0;
 	case P9_TLINK:
 		if ((err = need_fid(c, &r->fid, in->u.link.dfid)) ||
@@ -861,7 +882,9 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 			return err;
 		if (!name_ok(in->u.link.name))
 			return EINVAL;
-		*fn = ops->link;
+		if (r->fid->tree != r->fid2->tree)
+			return EXDEV;
+		*fn = r->fid->tree->ops->link;
 		return 0;
 	}
 
@@ -891,6 +914,7 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 		/* fid is the first field of each of these bodies */
 		if ((err = need_fid(c, &r->fid, in->u.fid.fid)))
 			return err;
+		ops = r->fid->tree->ops;
 		break;
 	default:
 		return EOPNOTSUPP;
@@ -1070,6 +1094,9 @@ dispatch(struct p9_conn *c, uint8_t *buf, size_t len)
 		p9_respond(r);
 	else if (err == -2)
 		p9_respond_errmsg(r, ENOENT, "authentication not required");
+	else if (err == -3)
+		p9_respond_errmsg(
+		    r, ENOENT, "no tree named '%s'", r->in.u.attach.aname);
 	else if (err == EMFILE)
 		p9_respond_errmsg(
 		    r, err, "too many fids (limit %u)", c->srv->o.max_fids);
@@ -1233,6 +1260,7 @@ struct p9_conn *
 p9_srv_serve_stream(struct p9_srv *srv, struct p9_stream *s)
 {
 	struct p9_conn *c = calloc(1, sizeof *c);
+	unsigned i;
 
 	if (!c || !(c->fids = calloc(FID_BUCKETS0, sizeof *c->fids))) {
 		free(c);
@@ -1256,8 +1284,9 @@ p9_srv_serve_stream(struct p9_srv *srv, struct p9_stream *s)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	if (srv->o.ops->conn_open)
-		srv->o.ops->conn_open(c);
+	for (i = 0; i < srv->ntrees; i++)
+		if (srv->trees[i].ops->conn_open)
+			srv->trees[i].ops->conn_open(c);
 	c->reading = 1;
 	s->ops->set_reading(s, 1);
 	return c;
@@ -1266,19 +1295,21 @@ p9_srv_serve_stream(struct p9_srv *srv, struct p9_stream *s)
 static void
 conn_maybe_finish(struct p9_conn *c)
 {
+	unsigned i;
+
 	if (!c->closing || c->nreqs || c->closed)
 		return;
 	c->closed = 1;
 	fid_remove_all(c);
-	if (c->srv->o.ops->conn_close)
-		c->srv->o.ops->conn_close(c);
+	for (i = 0; i < c->srv->ntrees; i++)
+		if (c->srv->trees[i].ops->conn_close)
+			c->srv->trees[i].ops->conn_close(c);
 	c->st->ops->close(c->st);
 }
 
 void
 p9_conn_close(struct p9_conn *c)
 {
-	const struct p9_ops *ops = c->srv->o.ops;
 	struct p9_req *r;
 
 	if (c->closing)
@@ -1301,11 +1332,7 @@ p9_conn_close(struct p9_conn *c)
 		if (!q)
 			break;
 		q->aborted = 1;
-		if (!q->flush_called && q->r.type != P9_TFLUSH && ops->flush) {
-			q->flush_called = 1;
-			q->r.flushed = 1;
-			ops->flush(&q->r);
-		}
+		call_flush(q);
 	}
 	fid_remove_all(c);
 	conn_maybe_finish(c);

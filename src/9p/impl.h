@@ -17,6 +17,8 @@ struct p9_listener {
 struct p9_srv {
 	uv_loop_t *loop;
 	struct p9_srv_opts o;
+	struct p9_tree *trees; /* copies, at least one */
+	unsigned ntrees;
 	struct p9_listener *listeners;
 	struct p9_conn *conns;
 	unsigned nconns;
@@ -28,6 +30,8 @@ struct p9_srv {
 
 /* conn.c */
 void p9_conn_free_all(struct p9_srv *srv);
+/* srv.c: the tree an attach name selects, or NULL */
+const struct p9_tree *p9_srv_tree(struct p9_srv *srv, const char *aname);
 /* srv.c: a connection is gone */
 void p9_srv_conn_gone(struct p9_srv *srv);
 

@@ -609,13 +609,14 @@ struct p9_srv;
 struct p9_conn;
 
 struct p9_fid {
-	uint32_t num;         /* read-only */
-	struct p9_conn *conn; /* read-only */
-	struct p9_qid qid;    /* kept by the framework from attach, walk,
-	                         open, create replies */
-	int omode;            /* read-only: -1 if not open, else P9_OREAD,
-	                         P9_OWRITE, P9_ORDWR or P9_OEXEC */
-	void *aux;            /* the server's */
+	uint32_t num;               /* read-only */
+	struct p9_conn *conn;       /* read-only */
+	struct p9_qid qid;          /* kept by the framework from attach, walk,
+	                               open, create replies */
+	int omode;                  /* read-only: -1 if not open, else P9_OREAD,
+	                               P9_OWRITE, P9_ORDWR or P9_OEXEC */
+	void *aux;                  /* the server's */
+	const struct p9_tree *tree; /* read-only: the tree attached to */
 	/* framework-private */
 	int ref;
 	uint64_t diroffset, dirindex;
@@ -707,9 +708,20 @@ struct p9_ops {
  * and discards newfid on a partial walk (destroy_fid frees what was set).
  */
 
-struct p9_srv_opts {
+/* One tree a server offers under an attach name. */
+struct p9_tree {
+	const char *aname; /* "" or NULL: any name not otherwise listed */
 	const struct p9_ops *ops;
-	void *aux;          /* the server's: p9_srv_aux() */
+	void *aux; /* the tree's: p9_req_aux() */
+};
+
+struct p9_srv_opts {
+	/* Either one set of handlers for every attach name (ops, aux), or
+	 * trees chosen by attach name (an empty aname picks the first). */
+	const struct p9_ops *ops;
+	void *aux; /* the server's: p9_srv_aux() */
+	const struct p9_tree *trees;
+	unsigned ntrees;
 	uint32_t msize;     /* largest msize offered; 0: 1 MiB + 24 */
 	uint32_t max_fids;  /* per connection; 0: 65536 */
 	uint32_t max_reqs;  /* requests in flight per connection; 0: 1024 */
@@ -731,6 +743,9 @@ struct p9_conn *p9_srv_serve_stream(struct p9_srv *srv, struct p9_stream *s);
  * gone, then srv is freed. */
 void p9_srv_close(struct p9_srv *srv, void (*done)(void *arg), void *arg);
 void *p9_srv_aux(struct p9_srv *srv);
+/* The aux of the tree r's fid belongs to (p9_srv_aux for a server of one
+ * tree). */
+void *p9_req_aux(struct p9_req *r);
 uv_loop_t *p9_srv_loop(struct p9_srv *srv);
 /* Connections served now. */
 unsigned p9_srv_nconns(struct p9_srv *srv);

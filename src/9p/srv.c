@@ -38,6 +38,18 @@ p9_srv_new(uv_loop_t *loop, const struct p9_srv_opts *opts)
 		srv->o.max_conns = 1024;
 	if (!srv->o.name)
 		srv->o.name = "9p";
+	srv->ntrees = opts->ntrees ? opts->ntrees : 1;
+	if (!(srv->trees = calloc(srv->ntrees, sizeof *srv->trees))) {
+		free(srv);
+		return NULL;
+	}
+	if (opts->ntrees)
+		memcpy(
+		    srv->trees, opts->trees, opts->ntrees * sizeof *srv->trees);
+	else {
+		srv->trees[0].ops = opts->ops;
+		srv->trees[0].aux = opts->aux;
+	}
 	return srv;
 }
 
@@ -45,6 +57,30 @@ void *
 p9_srv_aux(struct p9_srv *srv)
 {
 	return srv->o.aux;
+}
+
+void *
+p9_req_aux(struct p9_req *r)
+{
+	return r->fid && r->fid->tree ? r->fid->tree->aux
+	                              : p9_srv_aux(p9_conn_srv(r->conn));
+}
+
+const struct p9_tree *
+p9_srv_tree(struct p9_srv *srv, const char *aname)
+{
+	unsigned i;
+
+	for (i = 0; i < srv->ntrees; i++)
+		if (srv->trees[i].aname && *srv->trees[i].aname &&
+		    strcmp(srv->trees[i].aname, aname) == 0)
+			return &srv->trees[i];
+	if (!*aname)
+		return &srv->trees[0];
+	for (i = 0; i < srv->ntrees; i++)
+		if (!srv->trees[i].aname || !*srv->trees[i].aname)
+			return &srv->trees[i];
+	return NULL;
 }
 
 uv_loop_t *
@@ -251,6 +287,7 @@ maybe_done(struct p9_srv *srv)
 		return;
 	if (srv->done)
 		srv->done(srv->done_arg);
+	free(srv->trees);
 	free(srv);
 }
 

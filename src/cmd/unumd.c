@@ -37,7 +37,7 @@ struct config {
 
 static struct p9_srv *srv;
 static struct ramfs *fs;
-static struct p9_ops ops;
+static struct p9_tree trees[1];
 static uv_signal_t sigs[2];
 
 static void
@@ -172,19 +172,6 @@ node_file(const struct config *c)
 	    u.machine, sysconf(_SC_NPROCESSORS_ONLN), UNUM_VERSION,
 	    (int)getpid());
 	ramfs_add(fs, "node", 'f', 0444, buf, (size_t)n);
-}
-
-static void
-on_attach(struct p9_req *r)
-{
-	const char *aname = r->in.u.attach.aname;
-
-	if (*aname && strcmp(aname, "ram") && strcmp(aname, "/")) {
-		p9_respond_errmsg(
-		    r, ENOENT, "no tree named '%s' on this node", aname);
-		return;
-	}
-	ramfs_ops()->attach(r);
 }
 
 static void
@@ -324,11 +311,12 @@ main(int argc, char **argv)
 	node_file(&c);
 	ramfs_add(fs, "tmp", 'd', 0777, NULL, 0);
 
-	ops = *ramfs_ops();
-	ops.attach = on_attach;
+	trees[0].aname = "ram";
+	trees[0].ops = ramfs_ops();
+	trees[0].aux = fs;
 	memset(&so, 0, sizeof so);
-	so.ops = &ops;
-	so.aux = fs;
+	so.trees = trees;
+	so.ntrees = 1;
 	so.msize = (uint32_t)c.msize;
 	so.max_fids = (uint32_t)c.max_fids;
 	so.max_reqs = (uint32_t)c.max_reqs;

@@ -246,7 +246,7 @@ ramfs_set(struct ramfs *fs, const char *path, const void *data, size_t len)
 static struct ramfs *
 fs_of(struct p9_req *r)
 {
-	return p9_srv_aux(p9_conn_srv(r->conn));
+	return p9_req_aux(r);
 }
 
 static struct rfid *

@@ -19,7 +19,7 @@ struct ramfs;
 struct ramfs *ramfs_new(void);
 void ramfs_free(struct ramfs *fs);
 
-/* The callbacks to serve fs with: p9_srv_opts.ops, and fs as .aux. */
+/* The callbacks to serve fs with, with fs as the tree's (or server's) aux. */
 const struct p9_ops *ramfs_ops(void);
 
 /*

@@ -882,6 +882,61 @@ test_operation_without_handler_is_eopnotsupp(void **state)
 	stop(h);
 }
 
+static void
+test_attach_name_selects_the_tree(void **state)
+{
+	struct h *h = calloc(1, sizeof *h);
+	struct p9_srv_opts o;
+	struct p9_tree trees[2];
+	struct ramfs *other = ramfs_new();
+	struct p9_fcall r, t = {.type = P9_TATTACH, .tag = 1};
+	int sv[2];
+
+	assert_int_equal(uv_loop_init(&h->loop), 0);
+	h->fs = ramfs_new();
+	ramfs_add(h->fs, "in-a", 'f', 0644, "a", 1);
+	ramfs_add(other, "in-b", 'f', 0644, "b", 1);
+	trees[0] =
+	    (struct p9_tree){.aname = "a", .ops = ramfs_ops(), .aux = h->fs};
+	trees[1] =
+	    (struct p9_tree){.aname = "b", .ops = ramfs_ops(), .aux = other};
+	memset(&o, 0, sizeof o);
+	o.trees = trees;
+	o.ntrees = 2;
+	h->srv = p9_srv_new(&h->loop, &o);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(p9_srv_serve_fd(h->srv, sv[0]), 0);
+	h->fd = sv[1];
+	h->stop.data = h;
+	uv_async_init(&h->loop, &h->stop, on_stop);
+	assert_int_equal(pthread_create(&h->th, NULL, loop_main, h), 0);
+	version(h, "9P2000.L", 65536);
+
+	t.u.attach.afid = P9_NOFID;
+	t.u.attach.uname = "u";
+	t.u.attach.n_uname = P9_NONUNAME;
+	t.u.attach.fid = 0;
+	t.u.attach.aname = "b";
+	r = rpc(h, &t);
+	assert_int_equal(r.type, P9_RATTACH);
+	t.u.attach.fid = 1;
+	t.u.attach.aname = ""; /* the first tree */
+	r = rpc(h, &t);
+	assert_int_equal(r.type, P9_RATTACH);
+	t.u.attach.fid = 2;
+	t.u.attach.aname = "c";
+	r = rpc(h, &t);
+	expect_err(&r, 1, ENOENT);
+	r = walk(h, 0, 3, 1, "in-b");
+	assert_int_equal(r.type, P9_RWALK);
+	r = walk(h, 0, 4, 1, "in-a");
+	expect_err(&r, 2, ENOENT);
+	r = walk(h, 1, 5, 1, "in-a");
+	assert_int_equal(r.type, P9_RWALK);
+	stop(h);
+	ramfs_free(other);
+}
+
 int
 main(void)
 {
@@ -914,6 +969,7 @@ main(void)
 	    cmocka_unit_test(test_remove_clunks_even_when_it_fails),
 	    cmocka_unit_test(test_hangup_with_held_reads_frees_everything),
 	    cmocka_unit_test(test_operation_without_handler_is_eopnotsupp),
+	    cmocka_unit_test(test_attach_name_selects_the_tree),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
