@@ -541,8 +541,8 @@ dirent_type(const struct p9_qid *q)
 	return DT_REG;
 }
 
-void
-p9_respond_dirread(struct p9_req *r, p9_dirgen_fn gen, void *arg)
+int
+p9_dirread(struct p9_req *r, p9_dirgen_fn gen, void *arg)
 {
 	struct p9_fid *fid = r->fid;
 	uint64_t off = r->in.u.read.offset, index;
@@ -572,10 +572,8 @@ p9_respond_dirread(struct p9_req *r, p9_dirgen_fn gen, void *arg)
 			index = 0;
 		else if (off == fid->diroffset)
 			index = fid->dirindex;
-		else {
-			p9_respond_error(r, EINVAL);
-			return;
-		}
+		else
+			return EINVAL;
 		for (;; index++) {
 			memset(&st, 0, sizeof st);
 			st.n_uid = st.n_gid = st.n_muid = P9_NONUNAME;
@@ -584,11 +582,8 @@ p9_respond_dirread(struct p9_req *r, p9_dirgen_fn gen, void *arg)
 			k = p9_stat_pack(
 			    &st, buf + n, cap - n, p9_conn_dialect(r->conn));
 			if (k < 0) {
-				if (n == 0) {
-					p9_respond_errmsg(r, EINVAL,
-					    "directory read count too small");
-					return;
-				}
+				if (n == 0)
+					return EMSGSIZE;
 				break;
 			}
 			n += (uint32_t)k;
@@ -598,7 +593,20 @@ p9_respond_dirread(struct p9_req *r, p9_dirgen_fn gen, void *arg)
 	}
 	r->out.u.rread.count = n;
 	r->out.u.rread.data = buf;
-	p9_respond(r);
+	return 0;
+}
+
+void
+p9_respond_dirread(struct p9_req *r, p9_dirgen_fn gen, void *arg)
+{
+	int err = p9_dirread(r, gen, arg);
+
+	if (err == EMSGSIZE)
+		p9_respond_errmsg(r, EINVAL, "directory read count too small");
+	else if (err)
+		p9_respond_error(r, err);
+	else
+		p9_respond(r);
 }
 
 /* ---- dispatch ---- */

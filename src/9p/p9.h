@@ -561,7 +561,10 @@ int p9_addr_parse(struct p9_addr *a, const char *s, int default_port);
  */
 
 struct p9_peer {
-	int has_cred; /* uid, gid, pid valid (Unix socket SO_PEERCRED) */
+	/* uid valid: SO_PEERCRED on a Unix socket (gid, pid too), or the
+	 * owner of a TCP peer socket in this network namespace (gid and pid
+	 * then -1 and 0) */
+	int has_cred;
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
@@ -778,6 +781,10 @@ uint8_t *p9_req_data(struct p9_req *r, uint32_t *cap);
  * (dirents, offsets are entry indices) alike. */
 typedef int (*p9_dirgen_fn)(void *arg, uint64_t index, struct p9_stat *st);
 void p9_respond_dirread(struct p9_req *r, p9_dirgen_fn gen, void *arg);
+/* The same without answering, for a worker thread: fills r->out and
+ * returns 0, or an errno (EINVAL for a bad offset, EMSGSIZE when not one
+ * entry fits).  The caller responds on the loop thread. */
+int p9_dirread(struct p9_req *r, p9_dirgen_fn gen, void *arg);
 
 /* ---- Client (client.c: asynchronous, on a libuv loop) ---- */
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -141,6 +142,63 @@ static const struct p9_stream_ops uv_ops = {
     .close = uv_close_stream,
 };
 
+/*
+ * The owner of the other end of a TCP connection made from this network
+ * namespace (loopback, or to one of our own addresses), as identd would
+ * find it: the socket in /proc/net/tcp{,6} whose local end is the peer and
+ * whose remote end is us.  A connection from elsewhere is not found.
+ */
+static void
+hexaddr(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		uint32_t a;
+
+		memcpy(&a, &in->sin_addr, 4);
+		snprintf(out, cap, "%08X:%04X", a, ntohs(in->sin_port));
+	} else {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)ss;
+		uint32_t w[4];
+
+		memcpy(w, &in6->sin6_addr, 16);
+		snprintf(out, cap, "%08X%08X%08X%08X:%04X", w[0], w[1], w[2],
+		    w[3], ntohs(in6->sin6_port));
+	}
+}
+
+static int
+tcp_peer_uid(int fd, const struct sockaddr_storage *peer, uid_t *uid)
+{
+	struct sockaddr_storage self;
+	socklen_t sl = sizeof self;
+	char want_local[64], want_rem[64], local[64], rem[64], line[512];
+	FILE *f;
+	unsigned u;
+	int found = 0;
+
+	if (getsockname(fd, (struct sockaddr *)&self, &sl) < 0)
+		return -1;
+	hexaddr(peer, want_local, sizeof want_local);
+	hexaddr(&self, want_rem, sizeof want_rem);
+	f = fopen(
+	    peer->ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6",
+	    "re");
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof line, f))
+		if (sscanf(line, "%*d: %63s %63s %*s %*s %*s %*s %u", local,
+		        rem, &u) == 3 &&
+		    strcasecmp(local, want_local) == 0 &&
+		    strcasecmp(rem, want_rem) == 0) {
+			*uid = (uid_t)u;
+			found = 1;
+		}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
 static void
 fill_peer(struct p9_peer *p, uv_stream_t *h)
 {
@@ -173,12 +231,20 @@ fill_peer(struct p9_peer *p, uv_stream_t *h)
 		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
 		snprintf(p->addr, sizeof p->addr, "%s:%u", host,
 		    ntohs(in->sin_port));
+		if (tcp_peer_uid(fd, &ss, &p->uid) == 0) {
+			p->has_cred = 1;
+			p->gid = (gid_t)-1;
+		}
 	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
 		snprintf(p->addr, sizeof p->addr, "[%s]:%u", host,
 		    ntohs(in6->sin6_port));
+		if (tcp_peer_uid(fd, &ss, &p->uid) == 0) {
+			p->has_cred = 1;
+			p->gid = (gid_t)-1;
+		}
 	}
 }
 

@@ -1,7 +1,8 @@
 /*
  * unumd - the node daemon: serves this node's 9P tree on a local Unix
- * socket and on TCP.  For now the tree is the synthetic one of ramfs
- * (attach name "ram", or ""), with /node describing the node.
+ * socket and on TCP.  Attach names: "fs", the exported directory (fsrv),
+ * when one is configured; "ram", a synthetic tree with /node describing
+ * the node.  The empty name is the first of them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 
 #include "9p/p9.h"
 #include "conf/conf.h"
+#include "fsrv/fsrv.h"
 #include "ramfs/ramfs.h"
 
 #define UNUM_VERSION "0.1.0"
@@ -33,19 +35,25 @@ struct config {
 	int listen_set; /* the command line replaces the file's list */
 	unsigned long long msize, max_fids, max_reqs, max_conns;
 	int trace, verbose;
+	char exportdir[4096];
+	int readonly;
+	char squash[64];
+	char anon[64];
+	unsigned long long workers;
 };
 
 static struct p9_srv *srv;
 static struct ramfs *fs;
-static struct p9_tree trees[1];
+static struct fsrv *fsv;
+static struct p9_tree trees[2];
 static uv_signal_t sigs[2];
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: unumd [-Dv] [-c FILE] [-l ADDR]... [-s SOCKET] [-m MSIZE]"
-	    " [-n NAME]\n"
+	    "usage: unumd [-Dvr] [-c FILE] [-l ADDR]... [-s SOCKET] [-m MSIZE]"
+	    " [-n NAME] [-e DIR]\n"
 	    "Serves this node's 9P tree.\n"
 	    "  -c, --config FILE   configuration (default " DEFAULT_CONF ")\n"
 	    "  -l, --listen ADDR   TCP address HOST:PORT (default "
@@ -53,6 +61,12 @@ usage(FILE *f)
 	    "  -s, --socket PATH   Unix socket (default " DEFAULT_SOCKET ")\n"
 	    "  -m, --msize BYTES   largest 9P message (default 1M+24)\n"
 	    "  -n, --name NAME     node name (default: the host name)\n"
+	    "  -e, --export DIR    serve DIR under attach name 'fs'\n"
+	    "  -r, --read-only     refuse every change to the export\n"
+	    "      --squash USER   every user of the export acts as USER\n"
+	    "      --anon USER     who unidentified peers are (default "
+	    "nobody)\n"
+	    "      --workers N     threads for file system calls (default 16)\n"
 	    "  -D, --trace         trace every 9P message on stderr\n"
 	    "  -v, --verbose       log connections and protocol errors\n"
 	    "  -h, --help          this help\n"
@@ -97,6 +111,39 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 		snprintf(c->name, sizeof c->name, "%s", l->argv[1]);
 		return 0;
 	}
+	if (strcmp(k, "export") == 0) {
+		if (strlen(l->argv[1]) >= sizeof c->exportdir) {
+			snprintf(err, cap, "%s:%d: export path too long",
+			    l->file, l->lineno);
+			return -1;
+		}
+		if (!*c->exportdir)
+			strcpy(c->exportdir, l->argv[1]);
+		return 0;
+	}
+	if (strcmp(k, "read-only") == 0) {
+		if (strcmp(l->argv[1], "yes") && strcmp(l->argv[1], "no")) {
+			snprintf(err, cap, "%s:%d: read-only wants yes or no",
+			    l->file, l->lineno);
+			return -1;
+		}
+		c->readonly |= !strcmp(l->argv[1], "yes");
+		return 0;
+	}
+	if (strcmp(k, "squash") == 0 || strcmp(k, "anon-user") == 0) {
+		char *dst = k[0] == 's' ? c->squash : c->anon;
+		uid_t u;
+		gid_t g;
+
+		if (fsrv_lookup_user(l->argv[1], &u, &g) < 0) {
+			snprintf(err, cap, "%s:%d: %s: no user '%s'", l->file,
+			    l->lineno, k, l->argv[1]);
+			return -1;
+		}
+		if (!*dst)
+			snprintf(dst, 64, "%s", l->argv[1]);
+		return 0;
+	}
 	if (strcmp(k, "socket") == 0) {
 		if (strlen(l->argv[1]) >= sizeof c->socket) {
 			snprintf(err, cap, "%s:%d: socket path too long",
@@ -117,6 +164,10 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 		num = &c->max_reqs;
 	else if (strcmp(k, "max-connections") == 0)
 		num = &c->max_conns;
+	else if (strcmp(k, "workers") == 0) {
+		num = &c->workers;
+		hi = 1024;
+	}
 	if (!num) {
 		snprintf(err, cap, "%s:%d: unknown setting '%s'", l->file,
 		    l->lineno, k);
@@ -208,15 +259,16 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct config c;
-	const char *conffile = NULL, *msize_arg = NULL;
+	const char *conffile = NULL, *msize_arg = NULL, *workers_arg = NULL;
 	char err[512];
 	struct p9_srv_opts so;
 	struct p9_addr a;
+	unsigned ntrees;
 	int ch, i, rc;
 
 	memset(&c, 0, sizeof c);
-	while ((ch = getopt_long(argc, argv, "c:l:s:m:n:DvhV", lopts, NULL)) !=
-	       -1) {
+	while ((ch = getopt_long(
+	            argc, argv, "c:l:s:m:n:e:rDvhV", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conffile = optarg;
@@ -242,6 +294,34 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			snprintf(c.name, sizeof c.name, "%s", optarg);
+			break;
+		case 'e':
+			if (strlen(optarg) >= sizeof c.exportdir) {
+				fprintf(
+				    stderr, "unumd: export path too long\n");
+				return 2;
+			}
+			strcpy(c.exportdir, optarg);
+			break;
+		case 'r':
+			c.readonly = 1;
+			break;
+		case 'S':
+		case 'A': {
+			uid_t u;
+			gid_t g;
+
+			if (fsrv_lookup_user(optarg, &u, &g) < 0) {
+				fprintf(
+				    stderr, "unumd: no user '%s'\n", optarg);
+				return 2;
+			}
+			snprintf(
+			    ch == 'S' ? c.squash : c.anon, 64, "%s", optarg);
+			break;
+		}
+		case 'W':
+			workers_arg = optarg;
 			break;
 		case 'D':
 			c.trace = 1;
@@ -293,6 +373,14 @@ main(int argc, char **argv)
 		    msize_arg, P9_MINMSIZE, P9_MAXMSIZE);
 		return 2;
 	}
+	if (workers_arg &&
+	    conf_number(workers_arg, 1, 1024, 0, &c.workers) < 0) {
+		fprintf(stderr,
+		    "unumd: --workers: '%s' is not a number from 1 "
+		    "to 1024\n",
+		    workers_arg);
+		return 2;
+	}
 	if (!*c.name && gethostname(c.name, sizeof c.name - 1) < 0)
 		strcpy(c.name, "localhost");
 	if (!*c.socket)
@@ -306,17 +394,50 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	/* file system calls run on libuv's pool: size it before first use */
+	{
+		char n[24];
+
+		snprintf(n, sizeof n, "%llu", c.workers ? c.workers : 16);
+		setenv("UV_THREADPOOL_SIZE", n, 1);
+	}
 	if (!(fs = ramfs_new()))
 		abort();
 	node_file(&c);
 	ramfs_add(fs, "tmp", 'd', 0777, NULL, 0);
 
-	trees[0].aname = "ram";
-	trees[0].ops = ramfs_ops();
-	trees[0].aux = fs;
+	ntrees = 0;
+	if (*c.exportdir) {
+		struct fsrv_opts fo;
+		gid_t g;
+
+		memset(&fo, 0, sizeof fo);
+		fo.root = c.exportdir;
+		fo.readonly = c.readonly;
+		fo.anon_uid = fo.anon_gid = 65534;
+		if (*c.anon)
+			fsrv_lookup_user(c.anon, &fo.anon_uid, &fo.anon_gid);
+		else if (fsrv_lookup_user("nobody", &fo.anon_uid, &g) == 0)
+			fo.anon_gid = g;
+		if (*c.squash) {
+			fo.squash = 1;
+			fsrv_lookup_user(
+			    c.squash, &fo.squash_uid, &fo.squash_gid);
+		}
+		if (!(fsv = fsrv_new(&fo, &rc))) {
+			fprintf(stderr, "unumd: cannot export %s: %s\n",
+			    c.exportdir, strerror(-rc));
+			return 1;
+		}
+		trees[ntrees++] = (struct p9_tree){"fs", fsrv_ops(), fsv};
+		p9_log(LOG_INFO, "exporting %s%s%s", c.exportdir,
+		    c.readonly ? " read-only" : "",
+		    *c.squash ? ", users squashed" : "");
+	}
+	trees[ntrees++] = (struct p9_tree){"ram", ramfs_ops(), fs};
 	memset(&so, 0, sizeof so);
 	so.trees = trees;
-	so.ntrees = 1;
+	so.ntrees = ntrees;
 	so.msize = (uint32_t)c.msize;
 	so.max_fids = (uint32_t)c.max_fids;
 	so.max_reqs = (uint32_t)c.max_reqs;
@@ -373,6 +494,7 @@ main(int argc, char **argv)
 
 	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
 	ramfs_free(fs);
+	fsrv_free(fsv);
 	for (i = 0; i < c.nlisten; i++)
 		free(c.listen[i]);
 	uv_loop_close(uv_default_loop());

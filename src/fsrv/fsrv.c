@@ -1,0 +1,1955 @@
+/*
+ * fsrv.c - the 9P handlers on a real directory tree.
+ *
+ * A fid holds a node: its path beneath the root and an O_PATH descriptor
+ * opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) from the
+ * root, so no "..", absolute or escaping symlink ever leads outside.  Every
+ * later operation works on that descriptor (or on a single name beneath a
+ * directory's descriptor, a name the framework has checked holds no '/'),
+ * never on a path a client sends.  Where the kernel has no call taking an
+ * O_PATH descriptor (open, chmod, truncate, utimes, xattrs, link) fsrv uses
+ * /proc/self/fd/N of its own descriptor: the inode it already reached.
+ *
+ * Handlers run on the loop thread: they take what the work needs (the
+ * node, the open descriptor, the user) and queue it on libuv's worker pool;
+ * the worker switches its thread's fsuid, fsgid and groups to the user's
+ * and makes the system calls; the after-callback, back on the loop, stores
+ * results in the fid and answers.  Workers never touch a fid.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "fsrv.h"
+
+#define XATTR_MAX (64 * 1024)
+
+struct fuser {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t *groups;
+	struct fuser *next;
+};
+
+struct fsrv {
+	int rootfd;
+	dev_t rootdev;
+	struct fsrv_opts o;
+	char *root;
+	pthread_mutex_t ulock;
+	struct fuser *users; /* kept until fsrv_free: workers hold pointers */
+};
+
+/* What a fid names: immutable once made, shared by clones. */
+struct fnode {
+	atomic_int ref;
+	char *path; /* beneath the root: "." or "a/b" */
+	int pfd;    /* O_PATH | O_NOFOLLOW */
+};
+
+struct ffid {
+	struct fsrv *fs;
+	struct fuser *user;
+	struct fnode *node;
+	int fd; /* open file or directory, -1 */
+	int rclose;
+	char **names; /* a 9P2000 directory read: entries at open */
+	size_t nnames;
+	/* xattr fids */
+	int xmode; /* 0, XREAD, XWRITE */
+	char *xname;
+	uint8_t *xbuf;
+	size_t xlen;
+	uint64_t xsize;
+	uint32_t xflags;
+};
+
+enum { XREAD = 1, XWRITE };
+
+struct job {
+	uv_work_t w;
+	struct p9_req *r;
+	struct fsrv *fs;
+	struct fuser *user;
+	struct fnode *node;  /* r->fid's */
+	struct fnode *node2; /* the second fid's, or the parent */
+	int fd;
+	int (*fn)(struct job *);
+	void (*done)(struct job *);
+	int err;
+	/* results */
+	struct fnode *newnode;
+	int newfd;
+	char **names;
+	size_t nnames;
+	uint8_t *xbuf;
+	size_t xlen;
+	/* for stat replies: the strings live here */
+	char sname[NAME_MAX + 1], suid[32], sgid[32], sext[PATH_MAX + 1];
+};
+
+/* ---- users and credentials ---- */
+
+static struct fuser *
+user_load(struct fsrv *fs, uid_t uid, gid_t gid_hint)
+{
+	struct fuser *u;
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	int n = 64;
+
+	pthread_mutex_lock(&fs->ulock);
+	for (u = fs->users; u; u = u->next)
+		if (u->uid == uid)
+			break;
+	pthread_mutex_unlock(&fs->ulock);
+	if (u)
+		return u;
+	if (!(u = calloc(1, sizeof *u)))
+		return NULL;
+	u->uid = uid;
+	getpwuid_r(uid, &pw, buf, sizeof buf, &pwp);
+	if (pwp) {
+		u->gid = pw.pw_gid;
+		for (;;) {
+			gid_t *g = realloc(u->groups, (size_t)n * sizeof *g);
+			int want = n;
+
+			if (!g)
+				break;
+			u->groups = g;
+			if (getgrouplist(pw.pw_name, pw.pw_gid, g, &want) >=
+			    0) {
+				u->ngroups = want;
+				break;
+			}
+			if (want <= n || want > 65536)
+				break;
+			n = want;
+		}
+	} else
+		u->gid = gid_hint != (gid_t)-1 ? gid_hint : fs->o.anon_gid;
+	pthread_mutex_lock(&fs->ulock);
+	u->next = fs->users;
+	fs->users = u;
+	pthread_mutex_unlock(&fs->ulock);
+	return u;
+}
+
+/* Who this worker thread is now (pointer, uid and gid: a user freed with
+ * its fsrv may leave its address to another). */
+static __thread const struct fuser *thread_user;
+static __thread uid_t thread_uid;
+static __thread gid_t thread_gid;
+
+/* Makes this thread act as u for the file system.  0 or -errno. */
+static int
+become(const struct fuser *u)
+{
+	static uid_t self = (uid_t)-1;
+
+	if (thread_user == u && thread_uid == u->uid && thread_gid == u->gid)
+		return 0;
+	if (self == (uid_t)-1)
+		self = geteuid();
+	if (self != 0) /* a daemon that is not root acts as itself only */
+		return u->uid == self ? 0 : -EPERM;
+	/* the raw calls: glibc's setgroups would change every thread */
+	if (syscall(SYS_setgroups, (size_t)u->ngroups, u->groups) < 0)
+		return -errno;
+	syscall(SYS_setfsgid, u->gid);
+	syscall(SYS_setfsuid, u->uid);
+	if ((uid_t)syscall(SYS_setfsuid, (uid_t)-1) != u->uid ||
+	    (gid_t)syscall(SYS_setfsgid, (gid_t)-1) != u->gid) {
+		thread_user = NULL;
+		return -EPERM;
+	}
+	thread_user = u;
+	thread_uid = u->uid;
+	thread_gid = u->gid;
+	return 0;
+}
+
+int
+fsrv_lookup_user(const char *s, uid_t *uid, gid_t *gid)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[4096], *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s && !*end) {
+		*uid = (uid_t)v;
+		getpwuid_r(*uid, &pw, buf, sizeof buf, &pwp);
+		*gid = pwp ? pw.pw_gid : (gid_t)v;
+		return 0;
+	}
+	getpwnam_r(s, &pw, buf, sizeof buf, &pwp);
+	if (!pwp)
+		return -1;
+	*uid = pw.pw_uid;
+	*gid = pw.pw_gid;
+	return 0;
+}
+
+/* ---- nodes and paths ---- */
+
+static int
+open_beneath(struct fsrv *fs, const char *path, int flags)
+{
+	struct open_how how;
+	int fd, tries = 0;
+
+	memset(&how, 0, sizeof how);
+	how.flags = (uint64_t)(flags | O_CLOEXEC);
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	do /* EAGAIN: a rename raced the lookup */
+		fd = (int)syscall(
+		    SYS_openat2, fs->rootfd, path, &how, sizeof how);
+	while (fd < 0 && errno == EAGAIN && ++tries < 8);
+	return fd < 0 ? -errno : fd;
+}
+
+static struct fnode *
+node_new(char *path, int pfd)
+{
+	struct fnode *n = malloc(sizeof *n);
+
+	if (!n) {
+		free(path);
+		close(pfd);
+		return NULL;
+	}
+	atomic_init(&n->ref, 1);
+	n->path = path;
+	n->pfd = pfd;
+	return n;
+}
+
+static struct fnode *
+node_ref(struct fnode *n)
+{
+	if (n)
+		atomic_fetch_add(&n->ref, 1);
+	return n;
+}
+
+static void
+node_unref(struct fnode *n)
+{
+	if (!n || atomic_fetch_sub(&n->ref, 1) > 1)
+		return;
+	close(n->pfd);
+	free(n->path);
+	free(n);
+}
+
+/* The path of name beneath dir, ".." and "." taken lexically (".." of the
+ * root is the root).  NULL on out of memory. */
+static char *
+path_join(const char *dir, const char *name)
+{
+	char *p;
+
+	if (!strcmp(name, "."))
+		return strdup(dir);
+	if (!strcmp(name, "..")) {
+		const char *slash = strrchr(dir, '/');
+
+		if (!strcmp(dir, "."))
+			return strdup(".");
+		return slash ? strndup(dir, (size_t)(slash - dir))
+		             : strdup(".");
+	}
+	if (!strcmp(dir, "."))
+		return strdup(name);
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+static const char *
+path_base(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* The parent directory of node, opened O_PATH; -errno for the root. */
+static int
+open_parent(struct fsrv *fs, const struct fnode *n)
+{
+	char *parent;
+	int fd;
+
+	if (!strcmp(n->path, "."))
+		return -EBUSY;
+	if (!(parent = path_join(n->path, "..")))
+		return -ENOMEM;
+	fd = open_beneath(fs, parent, O_PATH | O_DIRECTORY);
+	free(parent);
+	return fd;
+}
+
+static void
+procpath(char *buf, size_t cap, int fd)
+{
+	snprintf(buf, cap, "/proc/self/fd/%d", fd);
+}
+
+static void
+qid_of(struct fsrv *fs, const struct stat *st, struct p9_qid *q)
+{
+	uint64_t dev =
+	    st->st_dev == fs->rootdev
+	        ? 0
+	        : ((uint64_t)st->st_dev * 0x9E3779B97F4A7C15ull) >> 48;
+
+	q->type = S_ISDIR(st->st_mode)   ? P9_QTDIR
+	          : S_ISLNK(st->st_mode) ? P9_QTSYMLINK
+	                                 : P9_QTFILE;
+	/* st_dev folded in: files of two mounts never share a qid */
+	q->path = (st->st_ino & 0xffffffffffffull) | dev << 48;
+	q->version = (uint32_t)(st->st_mtim.tv_sec ^ st->st_mtim.tv_nsec ^
+	                        ((uint64_t)st->st_size << 8));
+}
+
+static int
+stat_fd(int fd, struct stat *st)
+{
+	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
+	           ? -errno
+	           : 0;
+}
+
+/* ---- jobs ---- */
+
+static void
+work_cb(uv_work_t *w)
+{
+	struct job *j = w->data;
+	int rc = j->user ? become(j->user) : 0; /* attach: it finds out */
+
+	j->err = rc < 0 ? rc : j->fn(j);
+}
+
+static void
+ffid_free(struct ffid *f)
+{
+	size_t i;
+
+	if (!f)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	node_unref(f->node);
+	for (i = 0; i < f->nnames; i++)
+		free(f->names[i]);
+	free(f->names);
+	free(f->xname);
+	free(f->xbuf);
+	free(f);
+}
+
+static struct ffid *
+ffid_new(struct fsrv *fs, struct fuser *u, struct fnode *n)
+{
+	struct ffid *f = calloc(1, sizeof *f);
+
+	if (!f)
+		return NULL;
+	f->fs = fs;
+	f->user = u;
+	f->node = n;
+	f->fd = -1;
+	return f;
+}
+
+static void
+job_free(struct job *j)
+{
+	size_t i;
+
+	node_unref(j->node);
+	node_unref(j->node2);
+	node_unref(j->newnode);
+	if (j->newfd >= 0)
+		close(j->newfd);
+	for (i = 0; i < j->nnames; i++)
+		free(j->names[i]);
+	free(j->names);
+	free(j->xbuf);
+	free(j);
+}
+
+static void
+after_cb(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	struct p9_req *r = j->r;
+
+	if (status < 0 && !j->err)
+		j->err = -ECANCELED;
+	if (!j->err && j->done)
+		j->done(j);
+	if (j->err)
+		p9_respond_error(r, -j->err);
+	else
+		p9_respond(r);
+	job_free(j);
+}
+
+static struct job *
+job_new(struct p9_req *r, int (*fn)(struct job *), void (*done)(struct job *))
+{
+	struct job *j = calloc(1, sizeof *j);
+	struct ffid *f = r->fid ? r->fid->aux : NULL;
+
+	if (!j)
+		return NULL;
+	j->r = r;
+	j->fs = p9_req_aux(r);
+	j->fn = fn;
+	j->done = done;
+	j->fd = -1;
+	j->newfd = -1;
+	if (f) {
+		j->user = f->user;
+		j->node = node_ref(f->node);
+		j->fd = f->fd;
+	}
+	if (r->fid2 && r->fid2->aux)
+		j->node2 = node_ref(((struct ffid *)r->fid2->aux)->node);
+	j->w.data = j;
+	return j;
+}
+
+static void
+submit(struct job *j)
+{
+	int rc;
+
+	if (!j) {
+		return;
+	}
+	if ((rc = uv_queue_work(p9_srv_loop(p9_conn_srv(j->r->conn)), &j->w,
+	         work_cb, after_cb)) < 0) {
+		p9_respond_error(j->r, -rc);
+		job_free(j);
+	}
+}
+
+/* Runs fn in a worker and answers; ENOMEM now if no job can be made. */
+static void
+run(struct p9_req *r, int (*fn)(struct job *), void (*done)(struct job *))
+{
+	struct job *j = job_new(r, fn, done);
+
+	if (!j) {
+		p9_respond_error(r, ENOMEM);
+		return;
+	}
+	submit(j);
+}
+
+static int
+readonly(struct p9_req *r)
+{
+	struct fsrv *fs = p9_req_aux(r);
+
+	if (!fs->o.readonly)
+		return 0;
+	p9_respond_error(r, EROFS);
+	return 1;
+}
+
+/* ---- attach and walk ---- */
+
+struct attach_job {
+	struct job j;
+	uid_t uid;
+	gid_t gid_hint;
+	char *uname; /* root naming a user by name */
+};
+
+static int
+do_attach(struct job *j)
+{
+	struct attach_job *a = (struct attach_job *)j;
+	struct fsrv *fs = j->fs;
+	struct stat st;
+	gid_t g;
+	int fd, rc;
+
+	if (a->uname) {
+		rc = fsrv_lookup_user(a->uname, &a->uid, &g);
+		free(a->uname);
+		a->uname = NULL;
+		if (rc < 0)
+			return -EPERM;
+	}
+	if (!(j->user = user_load(fs, a->uid, a->gid_hint)))
+		return -ENOMEM;
+	if ((rc = become(j->user)) < 0)
+		return rc;
+	if ((fd = open_beneath(fs, ".", O_PATH | O_DIRECTORY)) < 0)
+		return fd;
+	if ((rc = stat_fd(fd, &st)) < 0) {
+		close(fd);
+		return rc;
+	}
+	qid_of(fs, &st, &j->r->out.u.rqid.qid);
+	if (!(j->newnode = node_new(strdup("."), fd)) || !j->newnode->path)
+		return -ENOMEM;
+	return 0;
+}
+
+static void
+attach_done(struct job *j)
+{
+	struct attach_job *a = (struct attach_job *)j;
+	struct ffid *f = ffid_new(j->fs, j->user, j->newnode);
+
+	(void)a;
+	if (!f) {
+		j->err = -ENOMEM;
+		return;
+	}
+	j->newnode = NULL;
+	j->r->fid->aux = f;
+}
+
+static void
+fs_attach(struct p9_req *r)
+{
+	struct fsrv *fs = p9_req_aux(r);
+	const struct p9_peer *peer = p9_conn_peer(r->conn);
+	uint32_t n_uname = r->in.u.attach.n_uname;
+	const char *uname = r->in.u.attach.uname;
+	struct attach_job *a = calloc(1, sizeof *a);
+
+	if (!a) {
+		p9_respond_error(r, ENOMEM);
+		return;
+	}
+	a->gid_hint = (gid_t)-1;
+	/* Who: the connection says; a client may not claim another user,
+	 * except root, who acts for any user (as the kernel's v9fs does). */
+	if (fs->o.squash) {
+		a->uid = fs->o.squash_uid;
+		a->gid_hint = fs->o.squash_gid;
+	} else if (!peer->has_cred) {
+		a->uid = fs->o.anon_uid;
+		a->gid_hint = fs->o.anon_gid;
+	} else if (peer->uid == 0) {
+		a->uid = 0;
+		if (n_uname != P9_NONUNAME)
+			a->uid = n_uname;
+		else if (*uname && strcmp(uname, "root"))
+			a->uname = strdup(uname);
+	} else {
+		if (n_uname != P9_NONUNAME && n_uname != peer->uid) {
+			free(a);
+			p9_respond_errmsg(r, EPERM,
+			    "uid %u may not attach as uid %u", peer->uid,
+			    n_uname);
+			return;
+		}
+		a->uid = peer->uid;
+		a->gid_hint = peer->gid;
+	}
+	a->j.r = r;
+	a->j.fs = fs;
+	a->j.fn = do_attach;
+	a->j.done = attach_done;
+	a->j.fd = a->j.newfd = -1;
+	a->j.w.data = &a->j;
+	/* the user is loaded in the worker (name service lookups block) */
+	a->j.user = NULL;
+	submit(&a->j);
+}
+
+static int
+do_walk(struct job *j)
+{
+	struct p9_req *r = j->r;
+	struct fsrv *fs = j->fs;
+	char *path = strdup(j->node->path);
+	int fd = -1, i, rc = 0;
+	struct stat st;
+
+	if (!path)
+		return -ENOMEM;
+	for (i = 0; i < r->in.u.walk.nwname; i++) {
+		char *next = path_join(path, r->in.u.walk.wname[i]);
+
+		if (!next) {
+			rc = -ENOMEM;
+			break;
+		}
+		free(path);
+		path = next;
+		if (fd >= 0)
+			close(fd);
+		if ((fd = open_beneath(fs, path, O_PATH | O_NOFOLLOW)) < 0) {
+			rc = fd;
+			break;
+		}
+		if ((rc = stat_fd(fd, &st)) < 0)
+			break;
+		qid_of(fs, &st, &r->out.u.rwalk.wqid[i]);
+	}
+	r->out.u.rwalk.nwqid = (uint16_t)i;
+	if (i == r->in.u.walk.nwname) {
+		if (!(j->newnode = node_new(path, fd)))
+			return -ENOMEM;
+		return 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	/* ENAMETOOLONG, ELOOP, EXDEV (an escape): said only for the first */
+	return i == 0 ? rc : 0;
+}
+
+static void
+walk_done(struct job *j)
+{
+	struct p9_req *r = j->r;
+	struct ffid *f = r->fid->aux, *nf;
+
+	if (!j->newnode)
+		return; /* partial: nothing bound */
+	if (r->newfid == r->fid) {
+		node_unref(f->node);
+		f->node = j->newnode;
+		j->newnode = NULL;
+		return;
+	}
+	if (!(nf = ffid_new(j->fs, f->user, j->newnode))) {
+		j->err = -ENOMEM;
+		return;
+	}
+	j->newnode = NULL;
+	r->newfid->aux = nf;
+}
+
+static void
+fs_walk(struct p9_req *r)
+{
+	struct ffid *f = r->fid->aux, *nf;
+
+	if (r->in.u.walk.nwname == 0) { /* a clone shares the node */
+		if (r->newfid != r->fid) {
+			if (!(nf = ffid_new(
+			          f->fs, f->user, node_ref(f->node)))) {
+				node_unref(f->node);
+				p9_respond_error(r, ENOMEM);
+				return;
+			}
+			r->newfid->aux = nf;
+		}
+		r->out.u.rwalk.nwqid = 0;
+		p9_respond(r);
+		return;
+	}
+	run(r, do_walk, walk_done);
+}
+
+static void
+fs_destroy_fid(struct p9_fid *fid)
+{
+	ffid_free(fid->aux);
+	fid->aux = NULL;
+}
+
+/* ---- open and create ---- */
+
+static const struct {
+	uint32_t p9;
+	int o;
+} lflags[] = {
+    {P9_L_APPEND, O_APPEND},
+    {P9_L_NONBLOCK, O_NONBLOCK},
+    {P9_L_DSYNC, O_DSYNC},
+    {P9_L_DIRECT, O_DIRECT},
+    {P9_L_LARGEFILE, O_LARGEFILE},
+    {P9_L_DIRECTORY, O_DIRECTORY},
+    {P9_L_NOATIME, O_NOATIME},
+    {P9_L_SYNC, O_SYNC},
+    {P9_L_TRUNC, O_TRUNC},
+    {P9_L_EXCL, O_EXCL},
+    {P9_L_CREATE, O_CREAT},
+};
+
+static int
+map_lflags(uint32_t fl)
+{
+	int o = (int)(fl & P9_L_ACCMODE);
+	size_t i;
+
+	for (i = 0; i < sizeof lflags / sizeof lflags[0]; i++)
+		if (fl & lflags[i].p9)
+			o |= lflags[i].o;
+	return o | O_NOCTTY;
+}
+
+static int
+opened(struct job *j, int fd)
+{
+	struct stat st;
+	int rc;
+
+	if (fd < 0)
+		return fd;
+	if ((rc = stat_fd(fd, &st)) < 0) {
+		close(fd);
+		return rc;
+	}
+	j->newfd = fd;
+	qid_of(j->fs, &st, &j->r->out.u.ropen.qid);
+	j->r->out.u.ropen.iounit = p9_conn_msize(j->r->conn) - P9_IOHDRSZ;
+	return 0;
+}
+
+/* Opens what the node names (reached beneath the root already). */
+static int
+reopen(struct job *j, int flags)
+{
+	char pp[64];
+	int fd;
+
+	procpath(pp, sizeof pp, j->node->pfd);
+	fd = open(pp, (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int
+list_names(struct job *j, int fd)
+{
+	DIR *d;
+	struct dirent *de;
+	int dfd = dup(fd);
+	size_t cap = 0;
+
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		if (dfd >= 0)
+			close(dfd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (j->nnames == cap) {
+			char **n = realloc(
+			    j->names, (cap = cap ? cap * 2 : 64) * sizeof *n);
+
+			if (!n)
+				break;
+			j->names = n;
+		}
+		if (!(j->names[j->nnames] = strdup(de->d_name)))
+			break;
+		j->nnames++;
+	}
+	closedir(d);
+	return 0;
+}
+
+static int
+do_open(struct job *j)
+{
+	struct p9_req *r = j->r;
+	int flags, rc;
+
+	if (r->in.type == P9_TLOPEN)
+		flags = map_lflags(r->in.u.lopen.flags);
+	else {
+		uint8_t m = r->in.u.open.mode;
+
+		flags = (m & 3) == P9_OEXEC ? O_RDONLY : (m & 3);
+		if (m & P9_OTRUNC)
+			flags |= O_TRUNC;
+	}
+	if ((rc = opened(j, reopen(j, flags))) < 0)
+		return rc;
+	/* a 9P2000 directory read walks the names it had at open */
+	if (r->in.type == P9_TOPEN && (r->fid->qid.type & P9_QTDIR))
+		return list_names(j, j->newfd);
+	return 0;
+}
+
+static void
+open_done(struct job *j)
+{
+	struct p9_req *r = j->r;
+	struct ffid *f = r->fid->aux;
+
+	f->fd = j->newfd;
+	j->newfd = -1;
+	f->names = j->names;
+	f->nnames = j->nnames;
+	j->names = NULL;
+	j->nnames = 0;
+	if (r->in.type == P9_TOPEN && (r->in.u.open.mode & P9_ORCLOSE))
+		f->rclose = 1;
+}
+
+static int
+wants_write(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+static void
+fs_open(struct p9_req *r)
+{
+	int flags = r->in.type == P9_TLOPEN
+	                ? map_lflags(r->in.u.lopen.flags)
+	                : (r->in.u.open.mode & 3) |
+	                      ((r->in.u.open.mode & P9_OTRUNC) ? O_TRUNC : 0);
+
+	if (r->fid->qid.type & P9_QTSYMLINK) {
+		p9_respond_error(r, ELOOP);
+		return;
+	}
+	if (r->in.type == P9_TOPEN && (r->in.u.open.mode & 3) == P9_OEXEC)
+		flags = O_RDONLY;
+	if ((wants_write(flags) ||
+	        (r->in.type == P9_TOPEN && (r->in.u.open.mode & P9_ORCLOSE))) &&
+	    readonly(r))
+		return;
+	run(r, do_open, open_done);
+}
+
+/* Sets a new entry's group to what the client asked, where it may. */
+static void
+fix_gid(int dirfd, const char *name, uint32_t gid)
+{
+	struct stat st;
+
+	if (gid == P9_NONUNAME ||
+	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_gid == gid)
+		return;
+	if (fchownat(dirfd, name, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		/* not a member: the entry keeps the creator's group */
+	}
+}
+
+/* The node of name just made beneath the job's directory node. */
+static int
+child_node(struct job *j, const char *name, struct p9_qid *qid)
+{
+	char *path = path_join(j->node->path, name);
+	struct stat st;
+	int fd, rc;
+
+	if (!path)
+		return -ENOMEM;
+	if ((fd = openat(j->node->pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) <
+	    0) {
+		free(path);
+		return -errno;
+	}
+	if ((rc = stat_fd(fd, &st)) < 0) {
+		close(fd);
+		free(path);
+		return rc;
+	}
+	if (qid)
+		qid_of(j->fs, &st, qid);
+	if (!(j->newnode = node_new(path, fd)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+do_lcreate(struct job *j)
+{
+	struct p9_req *r = j->r;
+	const char *name = r->in.u.lcreate.name;
+	int flags = map_lflags(r->in.u.lcreate.flags) | O_CREAT;
+	int fd, rc;
+
+	fd = openat(j->node->pfd, name, flags | O_NOFOLLOW | O_CLOEXEC,
+	    r->in.u.lcreate.mode & 07777);
+	if (fd < 0)
+		return -errno;
+	fix_gid(j->node->pfd, name, r->in.u.lcreate.gid);
+	if ((rc = opened(j, fd)) < 0)
+		return rc;
+	return child_node(j, name, NULL);
+}
+
+static int
+do_create(struct job *j)
+{
+	struct p9_req *r = j->r;
+	const char *name = r->in.u.create.name;
+	const char *ext = r->in.u.create.extension;
+	uint32_t perm = r->in.u.create.perm;
+	uint8_t m = r->in.u.create.mode;
+	int dfd = j->node->pfd, fd, rc, flags;
+
+	flags = (m & 3) == P9_OEXEC ? O_RDONLY : (m & 3);
+	if (m & P9_OTRUNC)
+		flags |= O_TRUNC;
+	if (perm & P9_DMDIR) {
+		if (mkdirat(dfd, name, perm & 0777) < 0)
+			return -errno;
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else if (perm & (P9_DMSYMLINK | P9_DMNAMEDPIPE | P9_DMDEVICE)) {
+		unsigned maj = 0, min = 0;
+		char kind = 0;
+
+		if (perm & P9_DMSYMLINK)
+			rc = symlinkat(ext ? ext : "", dfd, name);
+		else if (perm & P9_DMNAMEDPIPE)
+			rc = mknodat(dfd, name, S_IFIFO | (perm & 0777), 0);
+		else if (!ext ||
+		         sscanf(ext, "%c %u %u", &kind, &maj, &min) != 3 ||
+		         (kind != 'c' && kind != 'b'))
+			return -EINVAL;
+		else
+			rc = mknodat(dfd, name,
+			    (kind == 'c' ? S_IFCHR : S_IFBLK) | (perm & 0777),
+			    makedev(maj, min));
+		if (rc < 0)
+			return -errno;
+		/* such files are not opened: the fid just names them */
+		if ((rc = child_node(j, name, &r->out.u.ropen.qid)) < 0)
+			return rc;
+		r->out.u.ropen.iounit = 0;
+		return 0;
+	} else
+		fd = openat(dfd, name,
+		    flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    perm & 0777);
+	if (fd < 0)
+		return -errno;
+	if ((rc = opened(j, fd)) < 0)
+		return rc;
+	if ((rc = child_node(j, name, NULL)) < 0)
+		return rc;
+	if (perm & P9_DMDIR)
+		return list_names(j, j->newfd);
+	return 0;
+}
+
+static void
+create_done(struct job *j)
+{
+	struct p9_req *r = j->r;
+	struct ffid *f = r->fid->aux;
+
+	node_unref(f->node);
+	f->node = j->newnode;
+	j->newnode = NULL;
+	f->fd = j->newfd;
+	j->newfd = -1;
+	f->names = j->names;
+	f->nnames = j->nnames;
+	j->names = NULL;
+	j->nnames = 0;
+	if (r->in.type == P9_TCREATE && (r->in.u.create.mode & P9_ORCLOSE))
+		f->rclose = 1;
+}
+
+static void
+fs_lcreate(struct p9_req *r)
+{
+	if (!readonly(r))
+		run(r, do_lcreate, create_done);
+}
+
+static void
+fs_create(struct p9_req *r)
+{
+	if (!readonly(r))
+		run(r, do_create, create_done);
+}
+
+/* ---- read, write, directories ---- */
+
+static int
+do_read(struct job *j)
+{
+	struct p9_req *r = j->r;
+	uint32_t cap;
+	uint8_t *buf = p9_req_data(r, &cap);
+	ssize_t n = pread(j->fd, buf, cap, (off_t)r->in.u.read.offset);
+
+	if (n < 0)
+		return -errno;
+	r->out.u.rread.count = (uint32_t)n;
+	r->out.u.rread.data = buf;
+	return 0;
+}
+
+static void
+stat_to_p9(
+    struct job *j, const struct stat *st, const char *name, struct p9_stat *out)
+{
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	char buf[4096];
+
+	memset(out, 0, sizeof *out);
+	qid_of(j->fs, st, &out->qid);
+	out->mode = st->st_mode & 0777;
+	if (S_ISDIR(st->st_mode))
+		out->mode |= P9_DMDIR;
+	else if (S_ISLNK(st->st_mode))
+		out->mode |= P9_DMSYMLINK;
+	else if (S_ISFIFO(st->st_mode))
+		out->mode |= P9_DMNAMEDPIPE;
+	else if (S_ISSOCK(st->st_mode))
+		out->mode |= P9_DMSOCKET;
+	else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		out->mode |= P9_DMDEVICE;
+	if (st->st_mode & S_ISUID)
+		out->mode |= P9_DMSETUID;
+	if (st->st_mode & S_ISGID)
+		out->mode |= P9_DMSETGID;
+	out->atime = (uint32_t)st->st_atime;
+	out->mtime = (uint32_t)st->st_mtime;
+	out->length = S_ISDIR(st->st_mode) ? 0 : (uint64_t)st->st_size;
+	snprintf(j->sname, sizeof j->sname, "%s", name);
+	getpwuid_r(st->st_uid, &pw, buf, sizeof buf, &pwp);
+	if (pwp)
+		snprintf(j->suid, sizeof j->suid, "%s", pw.pw_name);
+	else
+		snprintf(j->suid, sizeof j->suid, "%u", (unsigned)st->st_uid);
+	getgrgid_r(st->st_gid, &gr, buf, sizeof buf, &grp);
+	if (grp)
+		snprintf(j->sgid, sizeof j->sgid, "%s", gr.gr_name);
+	else
+		snprintf(j->sgid, sizeof j->sgid, "%u", (unsigned)st->st_gid);
+	j->sext[0] = '\0';
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		snprintf(j->sext, sizeof j->sext, "%c %u %u",
+		    S_ISCHR(st->st_mode) ? 'c' : 'b', major(st->st_rdev),
+		    minor(st->st_rdev));
+	out->name = j->sname;
+	out->uid = j->suid;
+	out->gid = j->sgid;
+	out->muid = j->suid;
+	out->extension = j->sext;
+	out->n_uid = st->st_uid;
+	out->n_gid = st->st_gid;
+	out->n_muid = st->st_uid;
+}
+
+/* A 9P2000 directory read: entry index of the names listed at open. */
+static int
+dirgen(void *arg, uint64_t index, struct p9_stat *st)
+{
+	struct job *j = arg;
+	struct ffid *f = j->r->fid->aux;
+	struct stat sb;
+
+	for (; index < f->nnames; index++) {
+		/* an entry gone since open is skipped */
+		if (fstatat(j->fd, f->names[index], &sb, AT_SYMLINK_NOFOLLOW) <
+		    0)
+			continue;
+		stat_to_p9(j, &sb, f->names[index], st);
+		if (S_ISLNK(sb.st_mode)) {
+			ssize_t n = readlinkat(j->fd, f->names[index], j->sext,
+			    sizeof j->sext - 1);
+
+			j->sext[n > 0 ? n : 0] = '\0';
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static int
+do_dirread(struct job *j)
+{
+	int err = p9_dirread(j->r, dirgen, j);
+
+	return -err;
+}
+
+static void
+fs_read(struct p9_req *r)
+{
+	struct ffid *f = r->fid->aux;
+
+	if (f->xmode == XREAD) {
+		uint64_t off = r->in.u.read.offset;
+		uint32_t cap;
+		uint8_t *buf = p9_req_data(r, &cap);
+		size_t n = off >= f->xlen ? 0 : f->xlen - off;
+
+		if (n > cap)
+			n = cap;
+		memcpy(buf, f->xbuf + off, n);
+		r->out.u.rread.count = (uint32_t)n;
+		r->out.u.rread.data = buf;
+		p9_respond(r);
+		return;
+	}
+	if (f->fd < 0) {
+		p9_respond_error(r, EBADF);
+		return;
+	}
+	run(r, (r->fid->qid.type & P9_QTDIR) ? do_dirread : do_read, NULL);
+}
+
+static int
+do_write(struct job *j)
+{
+	struct p9_req *r = j->r;
+	ssize_t n = pwrite(j->fd, r->in.u.write.data, r->in.u.write.count,
+	    (off_t)r->in.u.write.offset);
+
+	if (n < 0)
+		return -errno;
+	r->out.u.rwrite.count = (uint32_t)n;
+	return 0;
+}
+
+static void
+fs_write(struct p9_req *r)
+{
+	struct ffid *f = r->fid->aux;
+
+	if (f->xmode == XWRITE) {
+		uint64_t off = r->in.u.write.offset;
+		uint32_t n = r->in.u.write.count;
+
+		if (off + n > f->xsize) {
+			p9_respond_error(r, ENOSPC);
+			return;
+		}
+		if (off + n > f->xlen) {
+			memset(f->xbuf + f->xlen, 0, off + n - f->xlen);
+			f->xlen = off + n;
+		}
+		memcpy(f->xbuf + off, r->in.u.write.data, n);
+		r->out.u.rwrite.count = n;
+		p9_respond(r);
+		return;
+	}
+	if (f->fd < 0) {
+		p9_respond_error(r, EBADF);
+		return;
+	}
+	run(r, do_write, NULL);
+}
+
+static int
+do_readdir(struct job *j)
+{
+	struct p9_req *r = j->r;
+	uint32_t cap, n = 0;
+	uint8_t *out = p9_req_data(r, &cap);
+	size_t bufsz = cap < 4096 ? 4096 : cap;
+	char *buf = malloc(bufsz);
+	struct stat dst;
+	ssize_t got, k;
+	size_t pos;
+
+	if (!buf)
+		return -ENOMEM;
+	if (stat_fd(j->fd, &dst) < 0 ||
+	    lseek(j->fd, (off_t)r->in.u.read.offset, SEEK_SET) < 0) {
+		free(buf);
+		return -errno;
+	}
+	got = syscall(SYS_getdents64, j->fd, buf, bufsz);
+	if (got < 0) {
+		free(buf);
+		return -errno;
+	}
+	for (pos = 0; pos < (size_t)got;) {
+		struct {
+			uint64_t d_ino;
+			int64_t d_off;
+			unsigned short d_reclen;
+			unsigned char d_type;
+			char d_name[];
+		} *d = (void *)(buf + pos);
+		struct p9_dirent de;
+		struct stat st;
+
+		memset(&st, 0, sizeof st);
+		st.st_ino = d->d_ino;
+		st.st_dev = dst.st_dev;
+		st.st_mode = d->d_type == DT_DIR   ? S_IFDIR
+		             : d->d_type == DT_LNK ? S_IFLNK
+		                                   : S_IFREG;
+		qid_of(j->fs, &st, &de.qid);
+		de.qid.version = 0;
+		de.offset = (uint64_t)d->d_off;
+		de.type = d->d_type;
+		de.name = d->d_name;
+		de.namelen = (uint16_t)strlen(d->d_name);
+		if ((k = p9_dirent_pack(&de, out + n, cap - n)) < 0)
+			break; /* the rest next time, from this offset */
+		n += (uint32_t)k;
+		pos += d->d_reclen;
+	}
+	free(buf);
+	r->out.u.rread.count = n;
+	r->out.u.rread.data = out;
+	return 0;
+}
+
+static void
+fs_readdir(struct p9_req *r)
+{
+	struct ffid *f = r->fid->aux;
+
+	if (f->fd < 0) {
+		p9_respond_error(r, EBADF);
+		return;
+	}
+	run(r, do_readdir, NULL);
+}
+
+/* ---- attributes ---- */
+
+static int
+do_getattr(struct job *j)
+{
+	struct p9_attr *a = &j->r->out.u.rgetattr;
+	struct statx sx;
+	struct stat st;
+
+	if (statx(j->node->pfd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+	        STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
+		return -errno;
+	memset(&st, 0, sizeof st);
+	st.st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	st.st_ino = sx.stx_ino;
+	st.st_mode = sx.stx_mode;
+	st.st_size = (off_t)sx.stx_size;
+	st.st_mtim.tv_sec = sx.stx_mtime.tv_sec;
+	st.st_mtim.tv_nsec = sx.stx_mtime.tv_nsec;
+	memset(a, 0, sizeof *a);
+	qid_of(j->fs, &st, &a->qid);
+	a->valid = P9_GETATTR_BASIC;
+	a->mode = sx.stx_mode;
+	a->uid = sx.stx_uid;
+	a->gid = sx.stx_gid;
+	a->nlink = sx.stx_nlink;
+	a->rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
+	a->size = sx.stx_size;
+	a->blksize = sx.stx_blksize;
+	a->blocks = sx.stx_blocks;
+	a->atime_sec = (uint64_t)sx.stx_atime.tv_sec;
+	a->atime_nsec = sx.stx_atime.tv_nsec;
+	a->mtime_sec = (uint64_t)sx.stx_mtime.tv_sec;
+	a->mtime_nsec = sx.stx_mtime.tv_nsec;
+	a->ctime_sec = (uint64_t)sx.stx_ctime.tv_sec;
+	a->ctime_nsec = sx.stx_ctime.tv_nsec;
+	if (sx.stx_mask & STATX_BTIME) {
+		a->valid |= P9_GETATTR_BTIME;
+		a->btime_sec = (uint64_t)sx.stx_btime.tv_sec;
+		a->btime_nsec = sx.stx_btime.tv_nsec;
+	}
+	return 0;
+}
+
+static void
+fs_getattr(struct p9_req *r)
+{
+	run(r, do_getattr, NULL);
+}
+
+static int
+set_times(const char *pp, int aset, const struct timespec *at, int mset,
+    const struct timespec *mt)
+{
+	struct timespec ts[2];
+
+	ts[0] = aset ? *at : (struct timespec){.tv_nsec = UTIME_OMIT};
+	ts[1] = mset ? *mt : (struct timespec){.tv_nsec = UTIME_OMIT};
+	return utimensat(AT_FDCWD, pp, ts, 0) < 0 ? -errno : 0;
+}
+
+static int
+do_setattr(struct job *j)
+{
+	const struct p9_iattr *a = &j->r->in.u.setattr.attr;
+	int pfd = j->node->pfd;
+	char pp[64];
+
+	procpath(pp, sizeof pp, pfd);
+	if ((a->valid & P9_SETATTR_MODE) && chmod(pp, a->mode & 07777) < 0)
+		return -errno;
+	if (a->valid & (P9_SETATTR_UID | P9_SETATTR_GID)) {
+		uid_t u = a->valid & P9_SETATTR_UID ? a->uid : (uid_t)-1;
+		gid_t g = a->valid & P9_SETATTR_GID ? a->gid : (gid_t)-1;
+
+		if (fchownat(pfd, "", u, g, AT_EMPTY_PATH) < 0)
+			return -errno;
+	}
+	if ((a->valid & P9_SETATTR_SIZE) && truncate(pp, (off_t)a->size) < 0)
+		return -errno;
+	if (a->valid & (P9_SETATTR_ATIME | P9_SETATTR_MTIME)) {
+		struct timespec at = {.tv_nsec = UTIME_NOW};
+		struct timespec mt = {.tv_nsec = UTIME_NOW};
+
+		if (a->valid & P9_SETATTR_ATIME_SET)
+			at = (struct timespec){
+			    (time_t)a->atime_sec, (long)a->atime_nsec};
+		if (a->valid & P9_SETATTR_MTIME_SET)
+			mt = (struct timespec){
+			    (time_t)a->mtime_sec, (long)a->mtime_nsec};
+		return set_times(pp, !!(a->valid & P9_SETATTR_ATIME), &at,
+		    !!(a->valid & P9_SETATTR_MTIME), &mt);
+	}
+	if ((a->valid & P9_SETATTR_CTIME) &&
+	    !(a->valid & (P9_SETATTR_MODE | P9_SETATTR_UID | P9_SETATTR_GID |
+	                     P9_SETATTR_SIZE)) &&
+	    fchownat(pfd, "", (uid_t)-1, (gid_t)-1, AT_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
+static void
+fs_setattr(struct p9_req *r)
+{
+	if (!readonly(r))
+		run(r, do_setattr, NULL);
+}
+
+static int
+do_stat(struct job *j)
+{
+	struct stat st;
+	int rc = stat_fd(j->node->pfd, &st);
+
+	if (rc < 0)
+		return rc;
+	stat_to_p9(j, &st,
+	    strcmp(j->node->path, ".") ? path_base(j->node->path) : "/",
+	    &j->r->out.u.rstat.stat);
+	if (S_ISLNK(st.st_mode)) {
+		ssize_t n =
+		    readlinkat(j->node->pfd, "", j->sext, sizeof j->sext - 1);
+
+		j->sext[n > 0 ? n : 0] = '\0';
+	}
+	return 0;
+}
+
+static void
+fs_stat(struct p9_req *r)
+{
+	run(r, do_stat, NULL);
+}
+
+static int
+do_wstat(struct job *j)
+{
+	const struct p9_stat *s = &j->r->in.u.wstat.stat;
+	int pfd = j->node->pfd, rc;
+	char pp[64];
+	struct stat st;
+	gid_t g = (gid_t)-1;
+
+	if ((rc = stat_fd(pfd, &st)) < 0)
+		return rc;
+	procpath(pp, sizeof pp, pfd);
+	/* check what can be checked before changing anything */
+	if (s->mode != ~0u && !!(s->mode & P9_DMDIR) != !!S_ISDIR(st.st_mode))
+		return -EINVAL;
+	if (s->uid && *s->uid) {
+		uid_t u;
+		gid_t ug;
+
+		if (fsrv_lookup_user(s->uid, &u, &ug) < 0 || u != st.st_uid)
+			return -EPERM; /* no owner change, as in Plan 9 */
+	}
+	if (s->n_gid != P9_NONUNAME && j->r->in.type == P9_TWSTAT &&
+	    p9_conn_dialect(j->r->conn) == P9_2000U)
+		g = s->n_gid;
+	else if (s->gid && *s->gid) {
+		struct group gr, *grp = NULL;
+		char buf[4096], *end;
+		unsigned long v = strtoul(s->gid, &end, 10);
+
+		if (!*end)
+			g = (gid_t)v;
+		else if (getgrnam_r(s->gid, &gr, buf, sizeof buf, &grp) == 0 &&
+		         grp)
+			g = grp->gr_gid;
+		else
+			return -EINVAL;
+	}
+	if (s->length != ~0ull && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (s->name && *s->name && strcmp(s->name, path_base(j->node->path))) {
+		int dfd = open_parent(j->fs, j->node);
+		char *newpath;
+
+		if (strchr(s->name, '/') || !strcmp(s->name, ".") ||
+		    !strcmp(s->name, "..")) {
+			if (dfd >= 0)
+				close(dfd);
+			return -EINVAL;
+		}
+		if (dfd < 0)
+			return dfd;
+		rc = renameat(dfd, path_base(j->node->path), dfd, s->name);
+		if (rc < 0) {
+			rc = -errno;
+			close(dfd);
+			return rc;
+		}
+		close(dfd);
+		newpath = path_join(j->node->path, "..");
+		if (newpath) {
+			char *p = path_join(newpath, s->name);
+			int fd;
+
+			free(newpath);
+			if (p && (fd = open_beneath(
+			              j->fs, p, O_PATH | O_NOFOLLOW)) >= 0)
+				j->newnode = node_new(p, fd);
+			else
+				free(p);
+		}
+	}
+	if (s->length != ~0ull && truncate(pp, (off_t)s->length) < 0)
+		return -errno;
+	if (s->mode != ~0u) {
+		mode_t m = s->mode & 0777;
+
+		if (s->mode & P9_DMSETUID)
+			m |= S_ISUID;
+		if (s->mode & P9_DMSETGID)
+			m |= S_ISGID;
+		if (chmod(pp, m) < 0)
+			return -errno;
+	}
+	if (g != (gid_t)-1 && g != st.st_gid &&
+	    fchownat(pfd, "", (uid_t)-1, g, AT_EMPTY_PATH) < 0)
+		return -errno;
+	if (s->mtime != ~0u || s->atime != ~0u) {
+		struct timespec at = {(time_t)s->atime, 0};
+		struct timespec mt = {(time_t)s->mtime, 0};
+
+		return set_times(
+		    pp, s->atime != ~0u, &at, s->mtime != ~0u, &mt);
+	}
+	return 0;
+}
+
+static void
+node_replace_done(struct job *j)
+{
+	struct ffid *f = j->r->fid->aux;
+
+	if (!j->newnode)
+		return;
+	node_unref(f->node);
+	f->node = j->newnode;
+	j->newnode = NULL;
+}
+
+static void
+fs_wstat(struct p9_req *r)
+{
+	if (!readonly(r))
+		run(r, do_wstat, node_replace_done);
+}
+
+/* ---- names: mkdir, symlink, mknod, link, rename, unlink, remove ---- */
+
+static int
+do_mkdir(struct job *j)
+{
+	struct p9_req *r = j->r;
+
+	if (mkdirat(j->node->pfd, r->in.u.mkdir.name,
+	        r->in.u.mkdir.mode & 07777) < 0)
+		return -errno;
+	fix_gid(j->node->pfd, r->in.u.mkdir.name, r->in.u.mkdir.gid);
+	return child_node(j, r->in.u.mkdir.name, &r->out.u.rqid.qid);
+}
+
+static int
+do_symlink(struct job *j)
+{
+	struct p9_req *r = j->r;
+
+	if (symlinkat(
+	        r->in.u.symlink.symtgt, j->node->pfd, r->in.u.symlink.name) < 0)
+		return -errno;
+	fix_gid(j->node->pfd, r->in.u.symlink.name, r->in.u.symlink.gid);
+	return child_node(j, r->in.u.symlink.name, &r->out.u.rqid.qid);
+}
+
+static int
+do_mknod(struct job *j)
+{
+	struct p9_req *r = j->r;
+
+	if (mknodat(j->node->pfd, r->in.u.mknod.name, r->in.u.mknod.mode,
+	        makedev(r->in.u.mknod.major, r->in.u.mknod.minor)) < 0)
+		return -errno;
+	fix_gid(j->node->pfd, r->in.u.mknod.name, r->in.u.mknod.gid);
+	return child_node(j, r->in.u.mknod.name, &r->out.u.rqid.qid);
+}
+
+static int
+do_readlink(struct job *j)
+{
+	ssize_t n = readlinkat(j->node->pfd, "", j->sext, sizeof j->sext - 1);
+
+	if (n < 0)
+		return -errno;
+	j->sext[n] = '\0';
+	j->r->out.u.rreadlink.target = j->sext;
+	return 0;
+}
+
+static int
+do_link(struct job *j)
+{
+	char pp[64];
+
+	/* Tlink: fid is the directory, fid2 the file */
+	procpath(pp, sizeof pp, j->node2->pfd);
+	if (linkat(AT_FDCWD, pp, j->node->pfd, j->r->in.u.link.name,
+	        AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+do_rename(struct job *j)
+{
+	struct p9_req *r = j->r;
+	int dfd = open_parent(j->fs, j->node), rc = 0;
+	char *p;
+
+	if (dfd < 0)
+		return dfd;
+	if (renameat(dfd, path_base(j->node->path), j->node2->pfd,
+	        r->in.u.rename.name) < 0)
+		rc = -errno;
+	close(dfd);
+	if (rc < 0)
+		return rc;
+	/* the fid now names the new place */
+	if ((p = path_join(j->node2->path, r->in.u.rename.name))) {
+		int fd = open_beneath(j->fs, p, O_PATH | O_NOFOLLOW);
+
+		if (fd >= 0)
+			j->newnode = node_new(p, fd);
+		else
+			free(p);
+	}
+	return 0;
+}
+
+static int
+do_renameat(struct job *j)
+{
+	struct p9_req *r = j->r;
+
+	if (renameat(j->node->pfd, r->in.u.renameat.oldname, j->node2->pfd,
+	        r->in.u.renameat.newname) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+do_unlinkat(struct job *j)
+{
+	struct p9_req *r = j->r;
+	int fl = (r->in.u.unlinkat.flags & P9_AT_REMOVEDIR) ? AT_REMOVEDIR : 0;
+
+	if (unlinkat(j->node->pfd, r->in.u.unlinkat.name, fl) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+do_remove(struct job *j)
+{
+	struct stat st;
+	int dfd, rc;
+
+	if ((rc = stat_fd(j->node->pfd, &st)) < 0)
+		return rc;
+	if ((dfd = open_parent(j->fs, j->node)) < 0)
+		return dfd;
+	rc = unlinkat(dfd, path_base(j->node->path),
+	         S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0
+	         ? -errno
+	         : 0;
+	close(dfd);
+	return rc;
+}
+
+#define CHANGE(fn_name, work, done)                                            \
+	static void fn_name(struct p9_req *r)                                  \
+	{                                                                      \
+		if (!readonly(r))                                              \
+			run(r, work, done);                                    \
+	}
+
+CHANGE(fs_mkdir, do_mkdir, NULL)
+CHANGE(fs_symlink, do_symlink, NULL)
+CHANGE(fs_mknod, do_mknod, NULL)
+CHANGE(fs_link, do_link, NULL)
+CHANGE(fs_rename, do_rename, node_replace_done)
+CHANGE(fs_renameat, do_renameat, NULL)
+CHANGE(fs_unlinkat, do_unlinkat, NULL)
+CHANGE(fs_remove, do_remove, NULL)
+
+static void
+fs_readlink(struct p9_req *r)
+{
+	run(r, do_readlink, NULL);
+}
+
+/* ---- fsync, statfs, locks ---- */
+
+static int
+do_fsync(struct job *j)
+{
+	int rc = j->r->in.u.fsync.datasync ? fdatasync(j->fd) : fsync(j->fd);
+
+	return rc < 0 ? -errno : 0;
+}
+
+static void
+fs_fsync(struct p9_req *r)
+{
+	struct ffid *f = r->fid->aux;
+
+	if (f->fd < 0) {
+		p9_respond_error(r, EBADF);
+		return;
+	}
+	run(r, do_fsync, NULL);
+}
+
+static int
+do_statfs(struct job *j)
+{
+	struct statfs sf;
+	struct p9_statfs *o = &j->r->out.u.rstatfs;
+
+	if (fstatfs(j->node->pfd, &sf) < 0)
+		return -errno;
+	o->type = 0x01021997; /* V9FS_MAGIC, as diod reports it */
+	o->bsize = (uint32_t)sf.f_bsize;
+	o->blocks = sf.f_blocks;
+	o->bfree = sf.f_bfree;
+	o->bavail = sf.f_bavail;
+	o->files = sf.f_files;
+	o->ffree = sf.f_ffree;
+	o->fsid = (uint64_t)(uint32_t)sf.f_fsid.__val[0] |
+	          (uint64_t)(uint32_t)sf.f_fsid.__val[1] << 32;
+	o->namelen = (uint32_t)sf.f_namelen;
+	return 0;
+}
+
+static void
+fs_statfs(struct p9_req *r)
+{
+	run(r, do_statfs, NULL);
+}
+
+static short
+lock_type(uint8_t t)
+{
+	return t == P9_LOCK_TYPE_RDLCK   ? F_RDLCK
+	       : t == P9_LOCK_TYPE_WRLCK ? F_WRLCK
+	                                 : F_UNLCK;
+}
+
+static int
+do_lock(struct job *j)
+{
+	const struct p9_flock *l = &j->r->in.u.lock.lock;
+	struct flock fl;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = lock_type(l->type);
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)l->start;
+	fl.l_len = (off_t)l->length;
+	/* open file description locks: each fid's open is its own owner.
+	 * Never wait: the client retries on BLOCKED. */
+	if (fcntl(j->fd, F_OFD_SETLK, &fl) == 0)
+		j->r->out.u.rlock.status = P9_LOCK_SUCCESS;
+	else if (errno == EAGAIN || errno == EACCES)
+		j->r->out.u.rlock.status = P9_LOCK_BLOCKED;
+	else
+		j->r->out.u.rlock.status = P9_LOCK_ERROR;
+	return 0;
+}
+
+static int
+do_getlock(struct job *j)
+{
+	const struct p9_flock *l = &j->r->in.u.lock.lock;
+	struct p9_flock *o = &j->r->out.u.rgetlock;
+	struct flock fl;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = lock_type(l->type);
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)l->start;
+	fl.l_len = (off_t)l->length;
+	if (fcntl(j->fd, F_OFD_GETLK, &fl) < 0)
+		return -errno;
+	*o = *l;
+	o->type = fl.l_type == F_RDLCK   ? P9_LOCK_TYPE_RDLCK
+	          : fl.l_type == F_WRLCK ? P9_LOCK_TYPE_WRLCK
+	                                 : P9_LOCK_TYPE_UNLCK;
+	if (fl.l_type != F_UNLCK) {
+		o->start = (uint64_t)fl.l_start;
+		o->length = (uint64_t)fl.l_len;
+	}
+	return 0;
+}
+
+static void
+fs_lock(struct p9_req *r)
+{
+	struct ffid *f = r->fid->aux;
+
+	if (f->fd < 0) {
+		p9_respond_error(r, EBADF);
+		return;
+	}
+	run(r, r->in.type == P9_TLOCK ? do_lock : do_getlock, NULL);
+}
+
+/* ---- xattrs ---- */
+
+static int
+do_xattrwalk(struct job *j)
+{
+	const char *name = j->r->in.u.xattrwalk.name;
+	char pp[64];
+	ssize_t n;
+	int tries;
+
+	procpath(pp, sizeof pp, j->node->pfd);
+	for (tries = 0; tries < 4; tries++) {
+		n = *name ? getxattr(pp, name, NULL, 0)
+		          : listxattr(pp, NULL, 0);
+		if (n < 0)
+			return -errno;
+		if (n > XATTR_MAX * 16)
+			return -E2BIG;
+		free(j->xbuf);
+		if (!(j->xbuf = malloc(n ? (size_t)n : 1)))
+			return -ENOMEM;
+		n = *name ? getxattr(pp, name, j->xbuf, (size_t)n)
+		          : listxattr(pp, (char *)j->xbuf, (size_t)n);
+		if (n >= 0) {
+			j->xlen = (size_t)n;
+			j->r->out.u.rxattrwalk.size = (uint64_t)n;
+			return 0;
+		}
+		if (errno != ERANGE) /* ERANGE: it grew meanwhile */
+			return -errno;
+	}
+	return -ERANGE;
+}
+
+static void
+xattrwalk_done(struct job *j)
+{
+	struct p9_req *r = j->r;
+	struct ffid *f = r->fid->aux;
+	struct ffid *nf = ffid_new(j->fs, f->user, node_ref(f->node));
+
+	if (!nf) {
+		node_unref(f->node);
+		j->err = -ENOMEM;
+		return;
+	}
+	nf->xmode = XREAD;
+	nf->xbuf = j->xbuf;
+	nf->xlen = j->xlen;
+	j->xbuf = NULL;
+	r->newfid->aux = nf;
+}
+
+static void
+fs_xattrwalk(struct p9_req *r)
+{
+	run(r, do_xattrwalk, xattrwalk_done);
+}
+
+static void
+fs_xattrcreate(struct p9_req *r)
+{
+	struct ffid *f = r->fid->aux;
+	uint64_t size = r->in.u.xattrcreate.attr_size;
+
+	if (readonly(r))
+		return;
+	if (f->fd >= 0 || f->xmode) {
+		p9_respond_error(r, EBADF);
+		return;
+	}
+	if (size > XATTR_MAX) {
+		p9_respond_error(r, E2BIG);
+		return;
+	}
+	if (!(f->xname = strdup(r->in.u.xattrcreate.name)) ||
+	    !(f->xbuf = malloc(size ? size : 1))) {
+		p9_respond_error(r, ENOMEM);
+		return;
+	}
+	f->xmode = XWRITE;
+	f->xsize = size;
+	f->xflags = r->in.u.xattrcreate.flags;
+	p9_respond(r);
+}
+
+static int
+do_xattr_commit(struct job *j)
+{
+	struct ffid *f = j->r->fid->aux; /* the fid is ours until answered */
+	char pp[64];
+	int rc;
+
+	procpath(pp, sizeof pp, j->node->pfd);
+	if (f->xlen != f->xsize)
+		return -EINVAL;
+	if (f->xsize == 0 && (f->xflags & XATTR_REPLACE))
+		rc = removexattr(pp, f->xname);
+	else
+		rc = setxattr(pp, f->xname, f->xbuf, f->xlen,
+		    (int)(f->xflags & (XATTR_CREATE | XATTR_REPLACE)));
+	return rc < 0 ? -errno : 0;
+}
+
+static int
+do_rclose(struct job *j)
+{
+	return do_remove(j);
+}
+
+static void
+fs_clunk(struct p9_req *r)
+{
+	struct ffid *f = r->fid->aux;
+
+	if (f && f->xmode == XWRITE)
+		run(r, do_xattr_commit, NULL);
+	else if (f && f->rclose)
+		run(r, do_rclose, NULL);
+	else
+		p9_respond(r);
+}
+
+static const struct p9_ops ops = {
+    .attach = fs_attach,
+    .walk = fs_walk,
+    .open = fs_open,
+    .create = fs_create,
+    .read = fs_read,
+    .write = fs_write,
+    .clunk = fs_clunk,
+    .remove = fs_remove,
+    .stat = fs_stat,
+    .wstat = fs_wstat,
+    .destroy_fid = fs_destroy_fid,
+    .lopen = fs_open,
+    .lcreate = fs_lcreate,
+    .getattr = fs_getattr,
+    .setattr = fs_setattr,
+    .readdir = fs_readdir,
+    .mkdir = fs_mkdir,
+    .symlink = fs_symlink,
+    .mknod = fs_mknod,
+    .rename = fs_rename,
+    .renameat = fs_renameat,
+    .readlink = fs_readlink,
+    .link = fs_link,
+    .unlinkat = fs_unlinkat,
+    .fsync = fs_fsync,
+    .statfs = fs_statfs,
+    .xattrwalk = fs_xattrwalk,
+    .xattrcreate = fs_xattrcreate,
+    .lock = fs_lock,
+    .getlock = fs_lock,
+};
+
+const struct p9_ops *
+fsrv_ops(void)
+{
+	return &ops;
+}
+
+struct fsrv *
+fsrv_new(const struct fsrv_opts *o, int *err)
+{
+	struct fsrv *fs = calloc(1, sizeof *fs);
+	struct stat st;
+
+	if (!fs || !(fs->root = strdup(o->root))) {
+		free(fs);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	fs->o = *o;
+	fs->o.root = fs->root;
+	fs->rootfd = open(o->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fs->rootfd < 0 || fstat(fs->rootfd, &st) < 0) {
+		*err = -errno;
+		if (fs->rootfd >= 0)
+			close(fs->rootfd);
+		free(fs->root);
+		free(fs);
+		return NULL;
+	}
+	fs->rootdev = st.st_dev;
+	pthread_mutex_init(&fs->ulock, NULL);
+	return fs;
+}
+
+void
+fsrv_free(struct fsrv *fs)
+{
+	struct fuser *u, *next;
+
+	if (!fs)
+		return;
+	for (u = fs->users; u; u = next) {
+		next = u->next;
+		free(u->groups);
+		free(u);
+	}
+	close(fs->rootfd);
+	pthread_mutex_destroy(&fs->ulock);
+	free(fs->root);
+	free(fs);
+}
