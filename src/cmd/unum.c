@@ -118,50 +118,81 @@ mode_string(uint32_t mode, char *out)
 	out[10] = '\0';
 }
 
+/* A file's attributes; in plain 9P2000 the owner comes as names only. */
+struct attr {
+	struct p9_attr a;
+	int named; /* no numeric ids: user, group hold the names */
+	char user[64], group[64];
+};
+
 /* Prints one entry of ls -l / stat. */
 static void
-print_attr(struct ctx *c, const char *name, const struct p9_attr *a, int *first)
+print_attr(struct ctx *c, const char *name, const struct attr *at,
+    int *first)
 {
-	char m[11], when[32];
+	const struct p9_attr *a = &at->a;
+	char m[11], when[32], u[64], g[64];
 	time_t t = (time_t)a->mtime_sec;
 
 	if (c->json) {
 		printf("%s{\"name\":", *first ? "" : ",");
 		json_str(name);
-		printf(",\"mode\":%" PRIu32 ",\"uid\":%" PRIu32
-		       ",\"gid\":%" PRIu32 ",\"size\":%" PRIu64
-		       ",\"mtime\":%" PRIu64 ",\"qid\":{\"type\":%u,"
-		       "\"version\":%" PRIu32 ",\"path\":%" PRIu64 "}}",
-		    a->mode, a->uid, a->gid, a->size, a->mtime_sec, a->qid.type,
-		    a->qid.version, a->qid.path);
+		printf(",\"mode\":%" PRIu32, a->mode);
+		if (at->named) {
+			printf(",\"user\":");
+			json_str(at->user);
+			printf(",\"group\":");
+			json_str(at->group);
+		} else
+			printf(",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32, a->uid,
+			    a->gid);
+		printf(",\"size\":%" PRIu64 ",\"mtime\":%" PRIu64
+		       ",\"qid\":{\"type\":%u,\"version\":%" PRIu32
+		       ",\"path\":%" PRIu64 "}}",
+		    a->size, a->mtime_sec, a->qid.type, a->qid.version,
+		    a->qid.path);
 		*first = 0;
 		return;
 	}
 	mode_string(a->mode, m);
 	strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime(&t));
-	printf("%s %5" PRIu32 " %5" PRIu32 " %10" PRIu64 " %s %s\n", m, a->uid,
-	    a->gid, a->size, when, name);
+	if (at->named) {
+		snprintf(u, sizeof u, "%s", at->user);
+		snprintf(g, sizeof g, "%s", at->group);
+	} else {
+		snprintf(u, sizeof u, "%" PRIu32, a->uid);
+		snprintf(g, sizeof g, "%" PRIu32, a->gid);
+	}
+	printf("%s %5s %5s %10" PRIu64 " %s %s\n", m, u, g, a->size, when,
+	    name);
 }
 
 /* The attributes of fid, from Tgetattr (.L) or Tstat. */
 static int
-get_attr(struct ctx *c, uint32_t fid, struct p9_attr *a)
+get_attr(struct ctx *c, uint32_t fid, struct attr *at)
 {
+	struct p9_attr *a = &at->a;
 	struct p9_stat st;
 	uint8_t *buf = NULL;
 	int rc;
 
+	memset(at, 0, sizeof *at);
 	if (p9_cl_dialect(c->cl) == P9_2000L)
 		return p9_cl_getattr(c->cl, fid, P9_GETATTR_BASIC, a);
 	if ((rc = p9_cl_stat(c->cl, fid, &st, &buf)) < 0)
 		return rc;
-	memset(a, 0, sizeof *a);
 	a->qid = st.qid;
-	a->mode = (st.mode & 0777) | ((st.mode & P9_DMDIR)          ? 0040000
-	                                 : (st.mode & P9_DMSYMLINK) ? 0120000
-	                                                            : 0100000);
-	a->uid = st.n_uid != P9_NONUNAME ? st.n_uid : 0;
-	a->gid = st.n_gid != P9_NONUNAME ? st.n_gid : 0;
+	a->mode = (st.mode & 0777) | ((st.mode & P9_DMDIR) ? 0040000
+			: (st.mode & P9_DMSYMLINK) ? 0120000 : 0100000);
+	if (st.n_uid != P9_NONUNAME && st.n_gid != P9_NONUNAME) {
+		a->uid = st.n_uid;
+		a->gid = st.n_gid;
+	} else {
+		at->named = 1;
+		snprintf(at->user, sizeof at->user, "%s", st.uid ? st.uid : "");
+		snprintf(at->group, sizeof at->group, "%s",
+		    st.gid ? st.gid : "");
+	}
 	a->size = st.length;
 	a->mtime_sec = st.mtime;
 	free(buf);
@@ -171,7 +202,7 @@ get_attr(struct ctx *c, uint32_t fid, struct p9_attr *a)
 static int
 ls_entry(struct ctx *c, uint32_t dirfid, const char *name, int *first)
 {
-	struct p9_attr a;
+	struct attr a;
 	uint32_t fid;
 	int rc;
 
@@ -371,7 +402,7 @@ static int
 cmd_stat(struct ctx *c, const char *path)
 {
 	int64_t fid = walk_to(c, path);
-	struct p9_attr a;
+	struct attr a;
 	int rc, first = 1;
 	const char *name = strrchr(path, '/');
 

@@ -130,7 +130,7 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 		c->readonly |= !strcmp(l->argv[1], "yes");
 		return 0;
 	}
-	if (strcmp(k, "squash") == 0 || strcmp(k, "anon-user") == 0) {
+	if (strcmp(k, "squash") == 0 || strcmp(k, "anon") == 0) {
 		char *dst = k[0] == 's' ? c->squash : c->anon;
 		uid_t u;
 		gid_t g;

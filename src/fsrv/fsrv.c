@@ -43,6 +43,7 @@
 struct fuser {
 	uid_t uid;
 	gid_t gid;
+	int known; /* in the user database; else its gid came with it */
 	int ngroups;
 	gid_t *groups;
 	struct fuser *next;
@@ -115,9 +116,13 @@ user_load(struct fsrv *fs, uid_t uid, gid_t gid_hint)
 	char buf[4096];
 	int n = 64;
 
+	if (gid_hint == (gid_t)-1)
+		gid_hint = fs->o.anon_gid;
+	/* A user the database knows is found by uid; one it does not is
+	 * whatever gid the connection gave (two such are not the same). */
 	pthread_mutex_lock(&fs->ulock);
 	for (u = fs->users; u; u = u->next)
-		if (u->uid == uid)
+		if (u->uid == uid && (u->known || u->gid == gid_hint))
 			break;
 	pthread_mutex_unlock(&fs->ulock);
 	if (u)
@@ -127,6 +132,7 @@ user_load(struct fsrv *fs, uid_t uid, gid_t gid_hint)
 	u->uid = uid;
 	getpwuid_r(uid, &pw, buf, sizeof buf, &pwp);
 	if (pwp) {
+		u->known = 1;
 		u->gid = pw.pw_gid;
 		for (;;) {
 			gid_t *g = realloc(u->groups, (size_t)n * sizeof *g);
@@ -145,7 +151,7 @@ user_load(struct fsrv *fs, uid_t uid, gid_t gid_hint)
 			n = want;
 		}
 	} else
-		u->gid = gid_hint != (gid_t)-1 ? gid_hint : fs->o.anon_gid;
+		u->gid = gid_hint;
 	pthread_mutex_lock(&fs->ulock);
 	u->next = fs->users;
 	fs->users = u;
