@@ -454,6 +454,12 @@ finish(struct req *q)
 	if (err)
 		error_effects(c, q);
 	req_unlink(c, q);
+	if (r->type == P9_TCLUNK || r->type == P9_TREMOVE) {
+		/* the fid is gone before the client hears so: its open file
+		 * (and the locks on it) close first */
+		fid_unref(r->fid);
+		r->fid = NULL;
+	}
 	if (q->aborted || (r->flushed && err == EINTR)) {
 		/* dropped, or cancelled: the Rflush says it all */
 	} else if (err) {

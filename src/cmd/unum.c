@@ -127,8 +127,7 @@ struct attr {
 
 /* Prints one entry of ls -l / stat. */
 static void
-print_attr(struct ctx *c, const char *name, const struct attr *at,
-    int *first)
+print_attr(struct ctx *c, const char *name, const struct attr *at, int *first)
 {
 	const struct p9_attr *a = &at->a;
 	char m[11], when[32], u[64], g[64];
@@ -163,8 +162,8 @@ print_attr(struct ctx *c, const char *name, const struct attr *at,
 		snprintf(u, sizeof u, "%" PRIu32, a->uid);
 		snprintf(g, sizeof g, "%" PRIu32, a->gid);
 	}
-	printf("%s %5s %5s %10" PRIu64 " %s %s\n", m, u, g, a->size, when,
-	    name);
+	printf(
+	    "%s %5s %5s %10" PRIu64 " %s %s\n", m, u, g, a->size, when, name);
 }
 
 /* The attributes of fid, from Tgetattr (.L) or Tstat. */
@@ -182,16 +181,17 @@ get_attr(struct ctx *c, uint32_t fid, struct attr *at)
 	if ((rc = p9_cl_stat(c->cl, fid, &st, &buf)) < 0)
 		return rc;
 	a->qid = st.qid;
-	a->mode = (st.mode & 0777) | ((st.mode & P9_DMDIR) ? 0040000
-			: (st.mode & P9_DMSYMLINK) ? 0120000 : 0100000);
+	a->mode = (st.mode & 0777) | ((st.mode & P9_DMDIR)          ? 0040000
+	                                 : (st.mode & P9_DMSYMLINK) ? 0120000
+	                                                            : 0100000);
 	if (st.n_uid != P9_NONUNAME && st.n_gid != P9_NONUNAME) {
 		a->uid = st.n_uid;
 		a->gid = st.n_gid;
 	} else {
 		at->named = 1;
 		snprintf(at->user, sizeof at->user, "%s", st.uid ? st.uid : "");
-		snprintf(at->group, sizeof at->group, "%s",
-		    st.gid ? st.gid : "");
+		snprintf(
+		    at->group, sizeof at->group, "%s", st.gid ? st.gid : "");
 	}
 	a->size = st.length;
 	a->mtime_sec = st.mtime;

@@ -298,6 +298,20 @@ path_base(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+/* Whether name in directory dfd is still the file node's descriptor
+ * holds: after a rename elsewhere a node's path may name another file.
+ * 0, or -ESTALE. */
+static int
+still_there(int dfd, const char *name, const struct fnode *n)
+{
+	struct stat a, b;
+
+	if (fstatat(dfd, name, &a, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fstatat(n->pfd, "", &b, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -ESTALE;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino ? 0 : -ESTALE;
+}
+
 /* The parent directory of node, opened O_PATH; -errno for the root. */
 static int
 open_parent(struct fsrv *fs, const struct fnode *n)
@@ -921,7 +935,8 @@ do_create(struct job *j)
 	if (perm & P9_DMDIR) {
 		if (mkdirat(dfd, name, perm & 0777) < 0)
 			return -errno;
-		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = openat(
+		    dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	} else if (perm & (P9_DMSYMLINK | P9_DMNAMEDPIPE | P9_DMDEVICE)) {
 		unsigned maj = 0, min = 0;
 		char kind = 0;
@@ -1110,7 +1125,8 @@ fs_read(struct p9_req *r)
 
 		if (n > cap)
 			n = cap;
-		memcpy(buf, f->xbuf + off, n);
+		if (n) /* xbuf + off would point past the buffer */
+			memcpy(buf, f->xbuf + off, n);
 		r->out.u.rread.count = (uint32_t)n;
 		r->out.u.rread.data = buf;
 		p9_respond(r);
@@ -1145,7 +1161,7 @@ fs_write(struct p9_req *r)
 		uint64_t off = r->in.u.write.offset;
 		uint32_t n = r->in.u.write.count;
 
-		if (off + n > f->xsize) {
+		if (off > f->xsize || n > f->xsize - off) { /* no wrap */
 			p9_respond_error(r, ENOSPC);
 			return;
 		}
@@ -1218,6 +1234,8 @@ do_readdir(struct job *j)
 		pos += d->d_reclen;
 	}
 	free(buf);
+	if (n == 0 && got > 0) /* not one entry fits: not the end */
+		return -EINVAL;
 	r->out.u.rread.count = n;
 	r->out.u.rread.data = out;
 	return 0;
@@ -1421,6 +1439,11 @@ do_wstat(struct job *j)
 		}
 		if (dfd < 0)
 			return dfd;
+		if ((rc = still_there(dfd, path_base(j->node->path), j->node)) <
+		    0) {
+			close(dfd);
+			return rc;
+		}
 		rc = renameat(dfd, path_base(j->node->path), dfd, s->name);
 		if (rc < 0) {
 			rc = -errno;
@@ -1528,8 +1551,8 @@ do_readlink(struct job *j)
 {
 	ssize_t n = readlinkat(j->node->pfd, "", j->sext, sizeof j->sext - 1);
 
-	if (n < 0)
-		return -errno;
+	if (n < 0) /* "" names a non-link: ENOENT, where readlink says EINVAL */
+		return errno == ENOENT ? -EINVAL : -errno;
 	j->sext[n] = '\0';
 	j->r->out.u.rreadlink.target = j->sext;
 	return 0;
@@ -1557,6 +1580,10 @@ do_rename(struct job *j)
 
 	if (dfd < 0)
 		return dfd;
+	if ((rc = still_there(dfd, path_base(j->node->path), j->node)) < 0) {
+		close(dfd);
+		return rc;
+	}
 	if (renameat(dfd, path_base(j->node->path), j->node2->pfd,
 	        r->in.u.rename.name) < 0)
 		rc = -errno;
@@ -1607,6 +1634,10 @@ do_remove(struct job *j)
 		return rc;
 	if ((dfd = open_parent(j->fs, j->node)) < 0)
 		return dfd;
+	if ((rc = still_there(dfd, path_base(j->node->path), j->node)) < 0) {
+		close(dfd);
+		return rc;
+	}
 	rc = unlinkat(dfd, path_base(j->node->path),
 	         S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0
 	         ? -errno
