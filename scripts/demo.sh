@@ -30,8 +30,11 @@ run() {
 }
 
 for i in 1 2 3; do
+	# each node exports a directory of its own, with a file only it has
+	mkdir -p "$work/export$i"
+	echo "made on node$i" >"$work/export$i/only-on-node$i"
 	"$UNUMD" -c /dev/null -n "node$i" -s "$work/node$i.sock" \
-		-l "127.0.0.$i:$PORT" 2>"$work/node$i.log" &
+		-l "127.0.0.$i:$PORT" -e "$work/export$i" 2>"$work/node$i.log" &
 	pids="$pids $!"
 done
 for i in 1 2 3; do
@@ -49,32 +52,49 @@ echo "demo: three nodes serve 9P on 127.0.0.1-3:$PORT"
 echo
 
 for i in 1 2 3; do
-	run "$UNUM" 9p -a "127.0.0.$i:$PORT" read node | head -2
+	run "$UNUM" 9p -a "127.0.0.$i:$PORT" -A ram read node | head -2
 done
+echo
+echo "demo: each node serves its own files; this shell reads any of them"
+run "$UNUM" 9p -a "127.0.0.3:$PORT" -A fs ls -l /
+run "$UNUM" 9p -a "127.0.0.3:$PORT" -A fs read only-on-node3
+run "$UNUM" 9p -a "127.0.0.1:$PORT" -A fs read only-on-node1
 echo
 echo "demo: make 20 MB of data on node1, then copy it node1 -> node2 -> node3"
 head -c 20000000 /dev/urandom >"$work/data"
 t0=$(date +%s.%N)
-run sh -c "'$UNUM' 9p -a 127.0.0.1:$PORT write tmp/data <'$work/data'"
-run sh -c "'$UNUM' 9p -a 127.0.0.1:$PORT read tmp/data | '$UNUM' 9p -a 127.0.0.2:$PORT write tmp/data"
-run sh -c "'$UNUM' 9p -a 127.0.0.2:$PORT read tmp/data | '$UNUM' 9p -a 127.0.0.3:$PORT write tmp/data"
+run sh -c "'$UNUM' 9p -a 127.0.0.1:$PORT -A fs write data <'$work/data'"
+run sh -c "'$UNUM' 9p -a 127.0.0.1:$PORT -A fs read data | '$UNUM' 9p -a 127.0.0.2:$PORT -A fs write data"
+run sh -c "'$UNUM' 9p -a 127.0.0.2:$PORT -A fs read data | '$UNUM' 9p -a 127.0.0.3:$PORT -A fs write data"
 t1=$(date +%s.%N)
 echo "demo: 3 transfers of 20 MB in $(echo "$t1 - $t0" | awk '{printf "%.2f", $1 - $3}')s"
 echo
 want=$(sha256sum <"$work/data" | cut -d' ' -f1)
 ok=1
 for i in 1 2 3; do
-	got=$("$UNUM" 9p -a "127.0.0.$i:$PORT" read tmp/data | sha256sum | cut -d' ' -f1)
-	echo "node$i tmp/data sha256 $got"
+	got=$(sha256sum <"$work/export$i/data" | cut -d' ' -f1)
+	echo "node$i: $work/export$i/data sha256 $got"
 	[ "$got" = "$want" ] || ok=0
 done
 echo
-echo "demo: diod's own client reads node3 (interoperability)"
+echo "demo: diod's own client lists node3's export (interoperability)"
 if command -v /usr/sbin/diodls >/dev/null; then
-	run /usr/sbin/diodls -l -s "127.0.0.3:$PORT" -a ram /tmp
+	run /usr/sbin/diodls -l -s "127.0.0.3:$PORT" -a fs /
 fi
 echo
-run "$UNUM" 9p -a "127.0.0.2:$PORT" ls --json /tmp
+echo "demo: the export is confined and permissions are the user's"
+run "$UNUM" 9p -a "127.0.0.2:$PORT" -A fs read ../../etc/passwd ||
+	echo "(refused, as it must be)"
+if command -v setpriv >/dev/null; then
+	chmod 0600 "$work/export2/data"
+	chmod 0755 "$work"
+	echo "\$ setpriv --reuid=65534 ... $UNUM 9p -a $work/node2.sock -A fs read data"
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$UNUM" 9p -a "$work/node2.sock" -A fs read data >/dev/null ||
+		echo "(nobody may not read root's 0600 file)"
+fi
+echo
+run "$UNUM" 9p -a "127.0.0.2:$PORT" -A fs ls --json /
 echo
 if [ $ok -eq 1 ]; then
 	echo "demo: all three copies match the original"
