@@ -494,6 +494,18 @@ run(struct p9_req *r, int (*fn)(struct job *), void (*done)(struct job *))
 	submit(j);
 }
 
+/* The same for operations on the fid's open file: EBADF if not open. */
+static void
+run_open(struct p9_req *r, int (*fn)(struct job *))
+{
+	struct ffid *f = r->fid->aux;
+
+	if (f->fd < 0)
+		p9_respond_error(r, EBADF);
+	else
+		run(r, fn, NULL);
+}
+
 static int
 readonly(struct p9_req *r)
 {
@@ -1304,13 +1316,7 @@ do_readdir(struct job *j)
 static void
 fs_readdir(struct p9_req *r)
 {
-	struct ffid *f = r->fid->aux;
-
-	if (f->fd < 0) {
-		p9_respond_error(r, EBADF);
-		return;
-	}
-	run(r, do_readdir, NULL);
+	run_open(r, do_readdir);
 }
 
 /* ---- attributes ---- */
@@ -1757,13 +1763,7 @@ do_fsync(struct job *j)
 static void
 fs_fsync(struct p9_req *r)
 {
-	struct ffid *f = r->fid->aux;
-
-	if (f->fd < 0) {
-		p9_respond_error(r, EBADF);
-		return;
-	}
-	run(r, do_fsync, NULL);
+	run_open(r, do_fsync);
 }
 
 static int
@@ -1851,13 +1851,7 @@ do_getlock(struct job *j)
 static void
 fs_lock(struct p9_req *r)
 {
-	struct ffid *f = r->fid->aux;
-
-	if (f->fd < 0) {
-		p9_respond_error(r, EBADF);
-		return;
-	}
-	run(r, r->in.type == P9_TLOCK ? do_lock : do_getlock, NULL);
+	run_open(r, r->in.type == P9_TLOCK ? do_lock : do_getlock);
 }
 
 /* ---- xattrs ---- */
