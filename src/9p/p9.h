@@ -762,6 +762,19 @@ void p9_conn_set_aux(struct p9_conn *c, void *aux);
 /* Drops the connection: held requests are flushed, fids destroyed. */
 void p9_conn_close(struct p9_conn *c);
 
+/* Who a Tattach is (ident.c): from the connection's credentials, never
+ * from what the message claims; root may act for any uid (n_uname) or
+ * user name (then name is set and uid 0: the server resolves it); a peer
+ * of unknown identity is anon.  0, or -EPERM when a peer claims another
+ * uid. */
+struct p9_ident {
+	uid_t uid;
+	gid_t gid; /* (gid_t)-1 if the connection does not say */
+	const char *name;
+};
+int p9_attach_ident(const struct p9_req *r, uid_t anon_uid, gid_t anon_gid,
+    struct p9_ident *id);
+
 /* Answers r with r->out; r is gone after. */
 void p9_respond(struct p9_req *r);
 /* Answers r with an error: Rlerror(err) in 9P2000.L, Rerror(p9_errstr)

@@ -577,40 +577,31 @@ static void
 fs_attach(struct p9_req *r)
 {
 	struct fsrv *fs = p9_req_aux(r);
-	const struct p9_peer *peer = p9_conn_peer(r->conn);
-	uint32_t n_uname = r->in.u.attach.n_uname;
-	const char *uname = r->in.u.attach.uname;
 	struct attach_job *a = calloc(1, sizeof *a);
+	struct p9_ident id;
 
 	if (!a) {
 		p9_respond_error(r, ENOMEM);
 		return;
 	}
 	a->gid_hint = (gid_t)-1;
-	/* Who: the connection says; a client may not claim another user,
-	 * except root, who acts for any user (as the kernel's v9fs does). */
 	if (fs->o.squash) {
 		a->uid = fs->o.squash_uid;
 		a->gid_hint = fs->o.squash_gid;
-	} else if (!peer->has_cred) {
-		a->uid = fs->o.anon_uid;
-		a->gid_hint = fs->o.anon_gid;
-	} else if (peer->uid == 0) {
-		a->uid = 0;
-		if (n_uname != P9_NONUNAME)
-			a->uid = n_uname;
-		else if (*uname && strcmp(uname, "root"))
-			a->uname = strdup(uname);
+	} else if (p9_attach_ident(r, fs->o.anon_uid, fs->o.anon_gid, &id) <
+	    0) {
+		free(a);
+		p9_respond_errmsg(r, EPERM, "uid %u may not attach as uid %u",
+		    p9_conn_peer(r->conn)->uid, r->in.u.attach.n_uname);
+		return;
 	} else {
-		if (n_uname != P9_NONUNAME && n_uname != peer->uid) {
+		a->uid = id.uid;
+		a->gid_hint = id.gid;
+		if (id.name && !(a->uname = strdup(id.name))) {
 			free(a);
-			p9_respond_errmsg(r, EPERM,
-			    "uid %u may not attach as uid %u", peer->uid,
-			    n_uname);
+			p9_respond_error(r, ENOMEM);
 			return;
 		}
-		a->uid = peer->uid;
-		a->gid_hint = peer->gid;
 	}
 	a->j.r = r;
 	a->j.fs = fs;

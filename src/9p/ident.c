@@ -1,0 +1,37 @@
+/*
+ * ident.c - who a Tattach is.  The connection says, never the message: a
+ * peer's uid comes from its credentials (stream.c); a client may not claim
+ * another user, except root, who may act for any (as the kernel's v9fs
+ * does with access=user); a peer of unknown identity is the anonymous user.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "p9.h"
+
+int
+p9_attach_ident(const struct p9_req *r, uid_t anon_uid, gid_t anon_gid,
+    struct p9_ident *id)
+{
+	const struct p9_peer *peer = p9_conn_peer(r->conn);
+	uint32_t n_uname = r->in.u.attach.n_uname;
+	const char *uname = r->in.u.attach.uname;
+
+	memset(id, 0, sizeof *id);
+	id->gid = (gid_t)-1;
+	if (!peer->has_cred) {
+		id->uid = anon_uid;
+		id->gid = anon_gid;
+	} else if (peer->uid == 0) {
+		if (n_uname != P9_NONUNAME)
+			id->uid = n_uname;
+		else if (uname && *uname && strcmp(uname, "root"))
+			id->name = uname;
+	} else {
+		if (n_uname != P9_NONUNAME && n_uname != peer->uid)
+			return -EPERM;
+		id->uid = peer->uid;
+		id->gid = peer->gid;
+	}
+	return 0;
+}
