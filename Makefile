@@ -29,7 +29,7 @@ TEST_LIBS := $(shell $(PKGCONFIG) --libs cmocka 2>/dev/null)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
-LIB_SRC := $(sort $(wildcard src/9p/*.c src/ramfs/*.c src/conf/*.c src/fsrv/*.c))
+LIB_SRC := $(sort $(wildcard src/9p/*.c src/ramfs/*.c src/conf/*.c src/fsrv/*.c src/procsrv/*.c))
 CMDS := unumd unum
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELP := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
@@ -63,6 +63,8 @@ $(O)/libunum-asan.a: $(LIB_ASAN)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(O)/unum: $(O)/obj/src/cmd/unum.o $(O)/obj/src/cmd/run.o $(O)/libunum.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 $(O)/%: $(O)/obj/src/cmd/%.o $(O)/libunum.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "9p/p9.h"
+#include "run.h"
 
 #define UNUM_VERSION "0.1.0"
 #define DEFAULT_SOCKET "/run/unum/unumd.sock"
@@ -44,6 +45,8 @@ usage(FILE *f)
 	    "        rm PATH                remove a file or empty directory\n"
 	    "      ADDR: unix:PATH, PATH, HOST:PORT (default $UNUM_ADDR, "
 	    "else " DEFAULT_SOCKET ")\n"
+	    "  run [-N] [-n NODE] CMD ARG...\n"
+	    "      run CMD on a node as if here (see unum run --help)\n"
 	    "  version                     print the version\n"
 	    "  help                        this help\n");
 }
@@ -607,6 +610,8 @@ main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "9p"))
 		return cmd_9p(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "run"))
+		return unum_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("unum %s\n", UNUM_VERSION);
 		return 0;

@@ -19,6 +19,7 @@
 #include "9p/p9.h"
 #include "conf/conf.h"
 #include "fsrv/fsrv.h"
+#include "procsrv/procsrv.h"
 #include "ramfs/ramfs.h"
 
 #define UNUM_VERSION "0.1.0"
@@ -45,7 +46,8 @@ struct config {
 static struct p9_srv *srv;
 static struct ramfs *fs;
 static struct fsrv *fsv;
-static struct p9_tree trees[2];
+static struct psrv *psv;
+static struct p9_tree trees[3];
 static uv_signal_t sigs[2];
 
 static void
@@ -440,6 +442,24 @@ main(int argc, char **argv)
 		    *c.squash ? ", users squashed" : "");
 	}
 	trees[ntrees++] = (struct p9_tree){"ram", ramfs_ops(), fs};
+	{
+		struct psrv_opts po;
+		gid_t g;
+
+		memset(&po, 0, sizeof po);
+		po.node = c.name;
+		po.grace_ms = 5000;
+		po.anon_uid = po.anon_gid = 65534;
+		if (fsrv_lookup_user(*c.anon ? c.anon : "nobody", &po.anon_uid,
+			&g) == 0)
+			po.anon_gid = g;
+		if (!(psv = psrv_new(uv_default_loop(), &po, &rc))) {
+			fprintf(stderr, "unumd: process server: %s\n",
+			    strerror(-rc));
+			return 1;
+		}
+		trees[ntrees++] = (struct p9_tree){"proc", psrv_ops(), psv};
+	}
 	memset(&so, 0, sizeof so);
 	so.trees = trees;
 	so.ntrees = ntrees;
@@ -500,6 +520,7 @@ main(int argc, char **argv)
 	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
 	ramfs_free(fs);
 	fsrv_free(fsv);
+	psrv_free(psv);
 	for (i = 0; i < c.nlisten; i++)
 		free(c.listen[i]);
 	uv_loop_close(uv_default_loop());

@@ -1,0 +1,1515 @@
+/*
+ * procsrv.c - process slots and their files.
+ *
+ * A slot is made by opening /clone and lives while any fid names it.  Its
+ * ctl takes commands, tokenised with rc quoting, one a line; a write is
+ * checked whole before anything changes, so a bad line leaves the slot as
+ * it was.  "exec" starts the program: a clone(CLONE_VM | CLONE_VFORK |
+ * CLONE_PIDFD) child drops to the user's groups, gid and uid with raw
+ * system calls (nothing that takes a lock or allocates: it shares the
+ * daemon's memory until it execs), enters its directory and execs.  Its
+ * pidfd, stdout and stderr are polled on the loop; a read of stdout or
+ * wait that finds nothing is held until something comes.  When the last
+ * fid goes, a running program that was not told to persist gets SIGHUP,
+ * and SIGKILL after the grace time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "conf/conf.h"
+#include "procsrv.h"
+
+#define STREAM_BUF (64 * 1024)
+#define MAX_SLOTS 4096
+#define CHILD_STACK (64 * 1024)
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+enum kind {
+	K_ROOT,
+	K_CLONE,
+	K_DIR,
+	K_CTL,
+	K_STATUS,
+	K_ARGV,
+	K_ENV,
+	K_STDIN,
+	K_STDOUT,
+	K_STDERR,
+	K_WAIT,
+	NKIND
+};
+
+static const char *const kname[NKIND] = {
+    [K_CTL] = "ctl",
+    [K_STATUS] = "status",
+    [K_ARGV] = "argv",
+    [K_ENV] = "env",
+    [K_STDIN] = "stdin",
+    [K_STDOUT] = "stdout",
+    [K_STDERR] = "stderr",
+    [K_WAIT] = "wait",
+};
+
+enum state { S_NEW, S_RUNNING, S_EXITED, S_KILLED };
+static const char *const sname[] = {"new", "running", "exited", "killed"};
+
+struct held {
+	struct p9_req *r;
+	struct held *next;
+};
+
+struct slot;
+
+/* stdout or stderr: a pipe read on the loop into a bounded buffer */
+struct stream {
+	struct slot *s;
+	int fd;
+	uv_poll_t poll;
+	int polling;
+	uint8_t buf[STREAM_BUF];
+	size_t len;
+	int eof;
+	struct held *readers;
+};
+
+/* What ctl commands set; copied whole, so a failed write changes nothing. */
+struct config {
+	char **argv; /* NULL-terminated */
+	char **env;
+	char *dir;
+	struct rlimit rl[RLIM_NLIMITS];
+	uint32_t rlset;
+	int persist;
+};
+
+struct slot {
+	struct psrv *ps;
+	unsigned id;
+	uid_t uid;
+	gid_t gid;
+	int refs;
+	enum state state;
+	struct config c;
+	pid_t pid;
+	int pidfd;
+	uv_poll_t pidpoll;
+	int infd; /* our end of stdin, -1 once closed */
+	uv_poll_t inpoll;
+	int inpolling;
+	struct held *inwriters; /* writes waiting for room in the pipe */
+	int stdin_fids;
+	struct stream out, err;
+	char wait[256];
+	int done;
+	struct held *waiters;
+	uv_timer_t killtimer;
+	int nhandles; /* open libuv handles: freed when none is left */
+	int dead;     /* no fid, and nothing runs: free when handles go */
+	struct slot *next;
+};
+
+struct psrv {
+	uv_loop_t *loop;
+	struct psrv_opts o;
+	char node[64];
+	unsigned nextid;
+	unsigned nslots;
+	struct slot *slots;
+};
+
+struct pfid {
+	uid_t uid;
+	gid_t gid;
+	enum kind kind;
+	struct slot *s;
+	int clone; /* opened through /clone: reading gives the id */
+	int writer; /* holds stdin open for writing */
+};
+
+/* ---- slots ---- */
+
+static struct slot *
+slot_find(struct psrv *ps, unsigned id)
+{
+	struct slot *s;
+
+	for (s = ps->slots; s; s = s->next)
+		if (s->id == id && !s->dead)
+			return s;
+	return NULL;
+}
+
+static int
+may(uid_t who, const struct slot *s)
+{
+	return who == 0 || who == s->uid;
+}
+
+static void
+strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static char **
+strv_dup(char *const *v)
+{
+	size_t n = 0, i;
+	char **d;
+
+	while (v && v[n])
+		n++;
+	if (!(d = calloc(n + 1, sizeof *d)))
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!(d[i] = strdup(v[i]))) {
+			strv_free(d);
+			return NULL;
+		}
+	return d;
+}
+
+static void
+config_free(struct config *c)
+{
+	strv_free(c->argv);
+	strv_free(c->env);
+	free(c->dir);
+	memset(c, 0, sizeof *c);
+}
+
+static int
+config_copy(struct config *d, const struct config *c)
+{
+	*d = *c;
+	d->argv = NULL;
+	d->env = NULL;
+	d->dir = NULL;
+	if ((c->argv && !(d->argv = strv_dup(c->argv))) ||
+	    (c->env && !(d->env = strv_dup(c->env))) ||
+	    (c->dir && !(d->dir = strdup(c->dir)))) {
+		config_free(d);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void
+slot_unlink_free(struct slot *s)
+{
+	struct psrv *ps = s->ps;
+	struct slot **pp;
+
+	for (pp = &ps->slots; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	ps->nslots--;
+	config_free(&s->c);
+	free(s);
+}
+
+static void
+handle_closed(uv_handle_t *h)
+{
+	struct slot *s = h->data;
+
+	if (--s->nhandles == 0 && s->dead)
+		slot_unlink_free(s);
+}
+
+static void
+close_handle(struct slot *s, uv_handle_t *h)
+{
+	h->data = s; /* whatever it was, it is the slot's to count now */
+	uv_close(h, handle_closed);
+}
+
+static void
+stream_close(struct stream *st)
+{
+	if (st->fd < 0)
+		return;
+	if (st->polling)
+		uv_poll_stop(&st->poll);
+	st->polling = 0;
+	close_handle(st->s, (uv_handle_t *)&st->poll);
+	close(st->fd);
+	st->fd = -1;
+}
+
+static void
+stdin_close(struct slot *s)
+{
+	struct held *h;
+
+	if (s->infd < 0)
+		return;
+	while ((h = s->inwriters)) {
+		s->inwriters = h->next;
+		p9_respond_error(h->r, EPIPE);
+		free(h);
+	}
+	if (s->inpolling)
+		uv_poll_stop(&s->inpoll);
+	s->inpolling = 0;
+	close_handle(s, (uv_handle_t *)&s->inpoll);
+	close(s->infd);
+	s->infd = -1;
+}
+
+/* Frees the slot once no fid names it and nothing of it runs.  A slot
+ * told to persist that ends with no fid on it stays, with its output and
+ * status, until a fid visits it and goes (from_unref). */
+static void
+slot_maybe_free(struct slot *s, int from_unref)
+{
+	if (s->dead || s->refs > 0 || s->pidfd >= 0)
+		return;
+	if (s->c.persist && !from_unref)
+		return;
+	s->dead = 1;
+	stdin_close(s);
+	stream_close(&s->out);
+	stream_close(&s->err);
+	uv_timer_stop(&s->killtimer);
+	close_handle(s, (uv_handle_t *)&s->killtimer);
+}
+
+static void
+on_killtimer(uv_timer_t *t)
+{
+	struct slot *s = t->data;
+
+	if (s->state == S_RUNNING || s->state == S_KILLED)
+		kill(-s->pid, SIGKILL);
+}
+
+static void
+slot_unref(struct slot *s)
+{
+	if (!s || --s->refs > 0)
+		return;
+	if (s->state == S_RUNNING && !s->c.persist) {
+		/* no one is left to see it: no orphans */
+		s->state = S_KILLED;
+		kill(-s->pid, SIGHUP);
+		kill(-s->pid, SIGCONT);
+		uv_timer_start(&s->killtimer, on_killtimer,
+		    s->ps->o.grace_ms ? s->ps->o.grace_ms : 5000, 0);
+	}
+	slot_maybe_free(s, 1);
+}
+
+static struct slot *
+slot_new(struct psrv *ps, uid_t uid, gid_t gid)
+{
+	struct slot *s;
+
+	if (ps->nslots >= MAX_SLOTS)
+		return NULL;
+	if (!(s = calloc(1, sizeof *s)))
+		return NULL;
+	s->ps = ps;
+	s->id = ++ps->nextid;
+	s->uid = uid;
+	s->gid = gid;
+	s->pidfd = -1;
+	s->infd = -1;
+	s->out.fd = s->err.fd = -1;
+	s->out.s = s->err.s = s;
+	uv_timer_init(ps->loop, &s->killtimer);
+	s->killtimer.data = s;
+	s->nhandles = 1;
+	s->next = ps->slots;
+	ps->slots = s;
+	ps->nslots++;
+	return s;
+}
+
+/* ---- text the files show ---- */
+
+/* Appends word to out, quoted rc-style if it needs it. */
+static void
+quote(char *out, size_t cap, const char *w)
+{
+	size_t n = strlen(out);
+	int plain = *w != '\0';
+	const char *p;
+
+	for (p = w; *p; p++)
+		if (strchr(" \t\n'#;&|^$`{}()<>=\\\"", *p))
+			plain = 0;
+	if (plain) {
+		snprintf(out + n, cap - n, "%s", w);
+		return;
+	}
+	if (n + 1 < cap)
+		out[n++] = '\'';
+	for (p = w; *p && n + 2 < cap; p++) {
+		if (*p == '\'')
+			out[n++] = '\'';
+		out[n++] = *p;
+	}
+	if (n + 1 < cap)
+		out[n++] = '\'';
+	out[n < cap ? n : cap - 1] = '\0';
+}
+
+static void
+status_line(const struct slot *s, char *out, size_t cap)
+{
+	char cmd[256] = "";
+
+	if (s->c.argv && s->c.argv[0])
+		quote(cmd, sizeof cmd, s->c.argv[0]);
+	else
+		snprintf(cmd, sizeof cmd, "-");
+	snprintf(out, cap, "%u %d %s %u %s %s\n", s->id, (int)s->pid,
+	    sname[s->state], (unsigned)s->uid, s->ps->node, cmd);
+}
+
+static char *
+text_of(const struct pfid *f, size_t *len)
+{
+	const struct slot *s = f->s;
+	size_t cap = 4096, n = 0;
+	char *t, **v;
+
+	if (f->kind == K_ARGV || f->kind == K_ENV)
+		for (v = f->kind == K_ARGV ? s->c.argv : s->c.env; v && *v; v++)
+			cap += 2 * strlen(*v) + 4;
+	if (!(t = calloc(1, cap)))
+		return NULL;
+	switch (f->kind) {
+	case K_CTL:
+		if (f->clone) {
+			snprintf(t, cap, "%u\n", s->id);
+			break;
+		}
+		/* fall through */
+	case K_STATUS:
+		status_line(s, t, cap);
+		break;
+	case K_ARGV:
+		for (v = s->c.argv; v && *v; v++) {
+			if (v != s->c.argv)
+				strcat(t, " ");
+			quote(t, cap, *v);
+		}
+		if (s->c.argv)
+			strcat(t, "\n");
+		break;
+	case K_ENV:
+		for (v = s->c.env; v && *v; v++) {
+			n = strlen(t);
+			snprintf(t + n, cap - n, "%s\n", *v);
+		}
+		break;
+	case K_WAIT:
+		snprintf(t, cap, "%s", s->wait);
+		break;
+	default:
+		break;
+	}
+	*len = strlen(t);
+	return t;
+}
+
+/* ---- ctl ---- */
+
+static const struct {
+	const char *name;
+	int res;
+} rlimits[] = {
+    {"as", RLIMIT_AS},
+    {"core", RLIMIT_CORE},
+    {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},
+    {"fsize", RLIMIT_FSIZE},
+    {"memlock", RLIMIT_MEMLOCK},
+    {"nofile", RLIMIT_NOFILE},
+    {"nproc", RLIMIT_NPROC},
+    {"stack", RLIMIT_STACK},
+};
+
+static int
+parse_rlim(const char *s, rlim_t *v)
+{
+	unsigned long long n;
+
+	if (!strcmp(s, "unlimited")) {
+		*v = RLIM_INFINITY;
+		return 0;
+	}
+	if (conf_number(s, 0, ~0ull, 1, &n) < 0)
+		return -1;
+	*v = (rlim_t)n;
+	return 0;
+}
+
+static int
+parse_signal(const char *s)
+{
+	static const struct {
+		const char *n;
+		int sig;
+	} names[] = {
+	    {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT},
+	    {"ILL", SIGILL}, {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},
+	    {"BUS", SIGBUS}, {"FPE", SIGFPE}, {"KILL", SIGKILL},
+	    {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+	    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+	    {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+	    {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+	    {"URG", SIGURG}, {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+	    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
+	    {"IO", SIGIO}, {"PWR", SIGPWR}, {"SYS", SIGSYS},
+	};
+	unsigned long long n;
+	size_t i;
+
+	if (!strncmp(s, "SIG", 3))
+		s += 3;
+	if (conf_number(s, 1, (unsigned long long)SIGRTMAX, 0, &n) == 0)
+		return (int)n;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(s, names[i].n))
+			return names[i].sig;
+	return -1;
+}
+
+/* What one ctl write asks, besides what it sets in the config. */
+struct actions {
+	int exec;
+	int sig; /* 0: none */
+	int close_stdin;
+};
+
+static int
+env_set(char ***envp, const char *kv)
+{
+	size_t klen = (size_t)(strchr(kv, '=') - kv), n = 0;
+	char **e = *envp, **ne, *dup;
+
+	for (; e && e[n]; n++)
+		if (!strncmp(e[n], kv, klen) && e[n][klen] == '=') {
+			if (!(dup = strdup(kv)))
+				return -ENOMEM;
+			free(e[n]);
+			e[n] = dup;
+			return 0;
+		}
+	if (!(ne = realloc(e, (n + 2) * sizeof *ne)))
+		return -ENOMEM;
+	if (!(ne[n] = strdup(kv))) {
+		*envp = ne;
+		return -ENOMEM;
+	}
+	ne[n + 1] = NULL;
+	*envp = ne;
+	return 0;
+}
+
+/* Applies one ctl line to c and a; -errno with a message in err. */
+static int
+ctl_line(struct slot *s, char *line, struct config *c, struct actions *a,
+    char *err, size_t cap)
+{
+	size_t words = 2;
+	char **w, *p;
+	int n, i, rc = 0;
+
+	for (p = line; *p; p++)
+		if (*p == ' ' || *p == '\t')
+			words++;
+	if (!(w = calloc(words, sizeof *w)))
+		return -ENOMEM;
+	n = conf_tokenize(line, w, (int)words);
+	if (n < 0) {
+		snprintf(err, cap, "unterminated quote");
+		rc = -EINVAL;
+		goto out;
+	}
+	if (n == 0)
+		goto out;
+	if (!strcmp(w[0], "argv")) {
+		if (n < 2) {
+			snprintf(err, cap, "argv: no program");
+			rc = -EINVAL;
+			goto out;
+		}
+		strv_free(c->argv);
+		if (!(c->argv = strv_dup(w + 1)))
+			rc = -ENOMEM;
+	} else if (!strcmp(w[0], "env")) {
+		for (i = 1; i < n && !rc; i++) {
+			if (!strchr(w[i], '=') || w[i][0] == '=') {
+				snprintf(err, cap, "env: '%s' is not NAME=VALUE",
+				    w[i]);
+				rc = -EINVAL;
+			} else
+				rc = env_set(&c->env, w[i]);
+		}
+	} else if (!strcmp(w[0], "dir")) {
+		if (n != 2 || w[1][0] != '/') {
+			snprintf(err, cap, "dir: want one absolute path");
+			rc = -EINVAL;
+			goto out;
+		}
+		free(c->dir);
+		if (!(c->dir = strdup(w[1])))
+			rc = -ENOMEM;
+	} else if (!strcmp(w[0], "rlimit")) {
+		size_t k;
+		rlim_t soft, hard;
+
+		for (k = 0; n >= 2 && k < sizeof rlimits / sizeof rlimits[0];
+		     k++)
+			if (!strcmp(w[1], rlimits[k].name))
+				break;
+		if (n < 3 || n > 4 || k == sizeof rlimits / sizeof rlimits[0] ||
+		    parse_rlim(w[2], &soft) < 0 ||
+		    parse_rlim(n == 4 ? w[3] : w[2], &hard) < 0 ||
+		    (hard != RLIM_INFINITY && soft > hard)) {
+			snprintf(err, cap, "rlimit: want NAME SOFT [HARD] "
+			    "(as core cpu data fsize memlock nofile nproc "
+			    "stack; a number or unlimited)");
+			rc = -EINVAL;
+			goto out;
+		}
+		c->rl[rlimits[k].res].rlim_cur = soft;
+		c->rl[rlimits[k].res].rlim_max = hard;
+		c->rlset |= 1u << rlimits[k].res;
+	} else if (!strcmp(w[0], "exec")) {
+		if (n != 1 || s->state != S_NEW || a->exec) {
+			snprintf(err, cap, "exec: %s", s->state != S_NEW
+				? "already started" : "takes no arguments");
+			rc = s->state != S_NEW ? -EBUSY : -EINVAL;
+			goto out;
+		}
+		a->exec = 1;
+	} else if (!strcmp(w[0], "signal")) {
+		int sig = n == 2 ? parse_signal(w[1]) : -1;
+
+		if (sig < 0) {
+			snprintf(err, cap, "signal: want one signal name or "
+			    "number");
+			rc = -EINVAL;
+		} else
+			a->sig = sig;
+	} else if (!strcmp(w[0], "close")) {
+		if (n != 2 || strcmp(w[1], "stdin")) {
+			snprintf(err, cap, "close: only 'close stdin'");
+			rc = -EINVAL;
+		} else
+			a->close_stdin = 1;
+	} else if (!strcmp(w[0], "persist")) {
+		c->persist = 1;
+	} else {
+		snprintf(err, cap, "unknown ctl command '%s'", w[0]);
+		rc = -EINVAL;
+	}
+out:
+	free(w);
+	return rc;
+}
+
+/* ---- spawning ---- */
+
+struct child {
+	char **argv, **env;
+	const char *dir;
+	const char *path; /* PATH to search */
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+	const struct config *c;
+	int fd[3];
+	int errfd;
+	int setids; /* switch to uid/gid/groups (a root daemon) */
+};
+
+/* The child, sharing the daemon's memory until exec: raw system calls and
+ * stack buffers only. */
+static int
+child_main(void *arg)
+{
+	struct child *a = arg;
+	struct sigaction sa;
+	sigset_t none;
+	char buf[4096];
+	const char *p, *colon;
+	int i, e = 0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (i = 1; i < _NSIG; i++)
+		if (i != SIGKILL && i != SIGSTOP)
+			sigaction(i, &sa, NULL);
+	syscall(SYS_setpgid, 0, 0);
+	for (i = 0; i < 3; i++)
+		if (dup2(a->fd[i], i) < 0)
+			goto fail;
+	for (i = 0; i < RLIM_NLIMITS; i++)
+		if ((a->c->rlset & (1u << i)) &&
+		    syscall(SYS_prlimit64, 0, i, &a->c->rl[i], NULL) < 0)
+			goto fail;
+	if (a->setids &&
+	    (syscall(SYS_setgroups, (size_t)a->ngroups, a->groups) < 0 ||
+		syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0 ||
+		syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0))
+		goto fail;
+	if (a->dir && chdir(a->dir) < 0)
+		goto fail;
+	sigemptyset(&none);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
+	if (strchr(a->argv[0], '/')) {
+		execve(a->argv[0], a->argv, a->env);
+		goto fail;
+	}
+	e = ENOENT;
+	for (p = a->path; p; p = colon ? colon + 1 : NULL) {
+		size_t dl, nl = strlen(a->argv[0]);
+
+		colon = strchr(p, ':');
+		dl = colon ? (size_t)(colon - p) : strlen(p);
+		if (dl == 0 || dl + nl + 2 > sizeof buf)
+			continue;
+		memcpy(buf, p, dl);
+		buf[dl] = '/';
+		memcpy(buf + dl + 1, a->argv[0], nl + 1);
+		execve(buf, a->argv, a->env);
+		if (errno != ENOENT && errno != ENOTDIR)
+			e = errno; /* EACCES: say so, keep looking */
+	}
+	errno = e;
+fail:
+	e = errno;
+	if (write(a->errfd, &e, sizeof e) < 0) {
+		/* the parent will see no error and a status 127 */
+	}
+	_exit(127);
+}
+
+static int
+user_groups(uid_t uid, gid_t *gid, gid_t **groups, int *n)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	int want = 64;
+
+	*groups = NULL;
+	*n = 0;
+	getpwuid_r(uid, &pw, buf, sizeof buf, &pwp);
+	if (!pwp)
+		return 0; /* no entry: the gid given, no groups */
+	*gid = pw.pw_gid;
+	for (;;) {
+		gid_t *g = realloc(*groups, (size_t)want * sizeof *g);
+		int got = want;
+
+		if (!g)
+			return -ENOMEM;
+		*groups = g;
+		if (getgrouplist(pw.pw_name, pw.pw_gid, g, &got) >= 0) {
+			*n = got;
+			return 0;
+		}
+		if (got <= want || got > 65536)
+			return 0;
+		want = got;
+	}
+}
+
+static void on_pidfd(uv_poll_t *p, int status, int events);
+static void on_stream(uv_poll_t *p, int status, int events);
+
+static int
+spawn(struct slot *s, const struct config *c, char *err, size_t cap)
+{
+	struct psrv *ps = s->ps;
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
+	int ep[2] = {-1, -1}, pidfd = -1, e = 0, rc;
+	struct child a;
+	char *stack = NULL;
+	sigset_t all, old;
+	char **v;
+	pid_t pid;
+	ssize_t n;
+
+	memset(&a, 0, sizeof a);
+	a.setids = geteuid() == 0;
+	if (!a.setids && s->uid != geteuid()) {
+		/* a daemon that is not root runs programs as itself only */
+		snprintf(err, cap, "exec: this node runs programs for uid %u "
+		    "only", (unsigned)geteuid());
+		return -EPERM;
+	}
+	a.gid = s->gid == (gid_t)-1 ? ps->o.anon_gid : s->gid;
+	if ((rc = user_groups(s->uid, &a.gid, &a.groups, &a.ngroups)) < 0)
+		return rc;
+	a.path = DEFAULT_PATH;
+	for (v = c->env; v && *v; v++)
+		if (!strncmp(*v, "PATH=", 5))
+			a.path = *v + 5;
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
+	    pipe2(er, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 ||
+	    !(stack = malloc(CHILD_STACK))) {
+		rc = -errno;
+		snprintf(err, cap, "exec: %s", strerror(errno));
+		goto fail;
+	}
+	a.argv = c->argv;
+	a.env = c->env;
+	if (!a.env) {
+		static char *empty[] = {NULL};
+
+		a.env = empty;
+	}
+	a.dir = c->dir;
+	a.uid = s->uid;
+	a.c = c;
+	a.fd[0] = in[0];
+	a.fd[1] = out[1];
+	a.fd[2] = er[1];
+	a.errfd = ep[1];
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = clone(child_main, stack + CHILD_STACK,
+	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
+	e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		rc = -e;
+		snprintf(err, cap, "exec: %s", strerror(e));
+		goto fail;
+	}
+	close(ep[1]);
+	ep[1] = -1;
+	n = read(ep[0], &e, sizeof e);
+	if (n == (ssize_t)sizeof e) { /* it did not start */
+		siginfo_t si;
+
+		syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, NULL);
+		close(pidfd);
+		rc = -e;
+		snprintf(err, cap, "cannot run '%s': %s", c->argv[0],
+		    strerror(e));
+		goto fail;
+	}
+	close(in[0]);
+	close(out[1]);
+	close(er[1]);
+	close(ep[0]);
+	in[0] = out[1] = er[1] = ep[0] = -1;
+	s->pid = pid;
+	s->pidfd = pidfd;
+	s->infd = in[1];
+	s->out.fd = out[0];
+	s->err.fd = er[0];
+	fcntl(s->infd, F_SETFL, O_NONBLOCK);
+	fcntl(s->out.fd, F_SETFL, O_NONBLOCK);
+	fcntl(s->err.fd, F_SETFL, O_NONBLOCK);
+	uv_poll_init(ps->loop, &s->pidpoll, pidfd);
+	uv_poll_init(ps->loop, &s->inpoll, s->infd);
+	uv_poll_init(ps->loop, &s->out.poll, s->out.fd);
+	uv_poll_init(ps->loop, &s->err.poll, s->err.fd);
+	s->pidpoll.data = s->inpoll.data = s;
+	s->out.poll.data = &s->out;
+	s->err.poll.data = &s->err;
+	s->nhandles += 4;
+	uv_poll_start(&s->pidpoll, UV_READABLE, on_pidfd);
+	uv_poll_start(&s->out.poll, UV_READABLE, on_stream);
+	uv_poll_start(&s->err.poll, UV_READABLE, on_stream);
+	s->out.polling = s->err.polling = 1;
+	s->state = S_RUNNING;
+	free(stack);
+	free(a.groups);
+	return 0;
+fail:
+	for (n = 0; n < 2; n++) {
+		if (in[n] >= 0)
+			close(in[n]);
+		if (out[n] >= 0)
+			close(out[n]);
+		if (er[n] >= 0)
+			close(er[n]);
+		if (ep[n] >= 0)
+			close(ep[n]);
+	}
+	free(stack);
+	free(a.groups);
+	return rc;
+}
+
+/* ---- the process's end and streams ---- */
+
+static void
+answer_text(struct p9_req *r, const char *t, size_t len)
+{
+	uint64_t off = r->in.u.read.offset;
+	uint32_t cap;
+	uint8_t *buf = p9_req_data(r, &cap);
+	size_t n = off >= len ? 0 : len - off;
+
+	if (n > cap)
+		n = cap;
+	memcpy(buf, t + off, n);
+	r->out.u.rread.count = (uint32_t)n;
+	r->out.u.rread.data = buf;
+	p9_respond(r);
+}
+
+static void
+on_pidfd(uv_poll_t *p, int status, int events)
+{
+	struct slot *s = p->data;
+	struct rusage ru;
+	siginfo_t si;
+	struct held *h;
+	char res[128];
+
+	memset(&si, 0, sizeof si);
+	memset(&ru, 0, sizeof ru);
+	if (syscall(SYS_waitid, P_PIDFD, s->pidfd, &si, WEXITED, &ru) < 0)
+		return;
+	uv_poll_stop(p);
+	close_handle(s, (uv_handle_t *)p);
+	close(s->pidfd);
+	s->pidfd = -1;
+	uv_timer_stop(&s->killtimer);
+	snprintf(res, sizeof res, " utime %ld.%06ld stime %ld.%06ld maxrss %ld",
+	    (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec,
+	    (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec, ru.ru_maxrss);
+	if (si.si_code == CLD_EXITED)
+		snprintf(s->wait, sizeof s->wait, "exit %d%s\n", si.si_status,
+		    res);
+	else
+		snprintf(s->wait, sizeof s->wait, "signal %d%s%s\n",
+		    si.si_status, si.si_code == CLD_DUMPED ? " core" : "", res);
+	if (s->state == S_RUNNING)
+		s->state = S_EXITED;
+	s->done = 1;
+	while ((h = s->waiters)) {
+		s->waiters = h->next;
+		answer_text(h->r, s->wait, strlen(s->wait));
+		free(h);
+	}
+	slot_maybe_free(s, 0);
+}
+
+static void
+stream_answer(struct stream *st)
+{
+	struct held *h;
+
+	while ((h = st->readers) && (st->len || st->eof)) {
+		struct p9_req *r = h->r;
+		uint32_t cap;
+		uint8_t *buf = p9_req_data(r, &cap);
+		size_t n = st->len < cap ? st->len : cap;
+
+		st->readers = h->next;
+		free(h);
+		memcpy(buf, st->buf, n);
+		memmove(st->buf, st->buf + n, st->len - n);
+		st->len -= n;
+		r->out.u.rread.count = (uint32_t)n;
+		r->out.u.rread.data = buf;
+		p9_respond(r);
+	}
+	/* room again: read on (the process was held back meanwhile) */
+	if (!st->polling && st->fd >= 0 && !st->eof && st->len < STREAM_BUF) {
+		uv_poll_start(&st->poll, UV_READABLE, on_stream);
+		st->polling = 1;
+	}
+}
+
+static void
+on_stream(uv_poll_t *p, int status, int events)
+{
+	struct stream *st = p->data;
+	ssize_t n = read(st->fd, st->buf + st->len, STREAM_BUF - st->len);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		st->eof = 1;
+		uv_poll_stop(p);
+		st->polling = 0;
+	} else
+		st->len += (size_t)n;
+	if (st->len == STREAM_BUF && st->polling) {
+		uv_poll_stop(p); /* backpressure: the pipe fills, the writer
+				    waits */
+		st->polling = 0;
+	}
+	stream_answer(st);
+}
+
+static void hold(struct held **list, struct p9_req *r);
+
+static void
+on_stdin(uv_poll_t *p, int status, int events)
+{
+	struct slot *s = p->data;
+	struct held *h;
+
+	while ((h = s->inwriters)) {
+		struct p9_req *r = h->r;
+		ssize_t n = write(s->infd, r->in.u.write.data,
+		    r->in.u.write.count);
+
+		if (n < 0 && errno == EAGAIN)
+			return;
+		s->inwriters = h->next;
+		free(h);
+		if (n < 0)
+			p9_respond_error(r, errno);
+		else {
+			r->out.u.rwrite.count = (uint32_t)n;
+			p9_respond(r);
+		}
+	}
+	uv_poll_stop(p);
+	s->inpolling = 0;
+}
+
+static void
+hold(struct held **list, struct p9_req *r)
+{
+	struct held *h = malloc(sizeof *h), **pp;
+
+	if (!h) {
+		p9_respond_error(r, ENOMEM);
+		return;
+	}
+	h->r = r;
+	h->next = NULL;
+	for (pp = list; *pp; pp = &(*pp)->next)
+		;
+	*pp = h;
+}
+
+static int
+unhold(struct held **list, struct p9_req *r)
+{
+	struct held **pp, *h;
+
+	for (pp = list; *pp; pp = &(*pp)->next)
+		if ((*pp)->r == r) {
+			h = *pp;
+			*pp = h->next;
+			free(h);
+			return 1;
+		}
+	return 0;
+}
+
+/* ---- 9P handlers ---- */
+
+static struct psrv *
+ps_of(struct p9_req *r)
+{
+	return p9_req_aux(r);
+}
+
+static uint64_t
+qpath(const struct pfid *f)
+{
+	return f->s ? ((uint64_t)f->s->id << 8) | (uint64_t)f->kind
+		    : (uint64_t)f->kind;
+}
+
+static void
+set_qid(struct pfid *f, struct p9_qid *q)
+{
+	q->type = f->kind == K_ROOT || f->kind == K_DIR ? P9_QTDIR : 0;
+	q->version = 0; /* synthetic: never cached */
+	q->path = qpath(f);
+}
+
+static void
+ps_destroy_fid(struct p9_fid *fid)
+{
+	struct pfid *f = fid->aux;
+
+	if (!f)
+		return;
+	if (f->writer && f->s && --f->s->stdin_fids == 0)
+		stdin_close(f->s); /* the last writer's clunk is EOF */
+	slot_unref(f->s);
+	free(f);
+	fid->aux = NULL;
+}
+
+static void
+ps_attach(struct p9_req *r)
+{
+	struct psrv *ps = ps_of(r);
+	struct p9_ident id;
+	struct pfid *f;
+
+	if (p9_attach_ident(r, ps->o.anon_uid, ps->o.anon_gid, &id) < 0) {
+		p9_respond_errmsg(r, EPERM, "you may not act as uid %u",
+		    r->in.u.attach.n_uname);
+		return;
+	}
+	if (id.name) {
+		struct passwd pw, *pwp = NULL;
+		char buf[4096];
+
+		getpwnam_r(id.name, &pw, buf, sizeof buf, &pwp);
+		if (!pwp) {
+			p9_respond_errmsg(r, EPERM, "no user '%s'", id.name);
+			return;
+		}
+		id.uid = pw.pw_uid;
+		id.gid = pw.pw_gid;
+	}
+	if (!(f = calloc(1, sizeof *f))) {
+		p9_respond_error(r, ENOMEM);
+		return;
+	}
+	f->uid = id.uid;
+	f->gid = id.gid;
+	f->kind = K_ROOT;
+	r->fid->aux = f;
+	set_qid(f, &r->out.u.rqid.qid);
+	p9_respond(r);
+}
+
+static void
+ps_walk(struct p9_req *r)
+{
+	struct psrv *ps = ps_of(r);
+	struct pfid *f = r->fid->aux, cur = *f, *nf;
+	int i, err = 0;
+
+	for (i = 0; i < r->in.u.walk.nwname; i++) {
+		const char *w = r->in.u.walk.wname[i];
+
+		if (!strcmp(w, "..")) {
+			cur.kind = K_ROOT;
+			cur.s = NULL;
+		} else if (cur.kind == K_ROOT) {
+			unsigned long long id;
+			struct slot *s;
+
+			if (!strcmp(w, "clone"))
+				cur.kind = K_CLONE;
+			else if (conf_number(w, 1, ~0u, 0, &id) == 0 &&
+				 (s = slot_find(ps, (unsigned)id)) &&
+				 may(cur.uid, s)) {
+				cur.kind = K_DIR;
+				cur.s = s;
+			} else {
+				err = ENOENT;
+				break;
+			}
+		} else if (cur.kind == K_DIR) {
+			int k;
+
+			for (k = K_CTL; k < NKIND; k++)
+				if (!strcmp(w, kname[k]))
+					break;
+			if (k == NKIND) {
+				err = ENOENT;
+				break;
+			}
+			cur.kind = (enum kind)k;
+		} else {
+			err = ENOTDIR;
+			break;
+		}
+		set_qid(&cur, &r->out.u.rwalk.wqid[i]);
+	}
+	r->out.u.rwalk.nwqid = (uint16_t)i;
+	if (i == 0 && r->in.u.walk.nwname > 0) {
+		p9_respond_error(r, err);
+		return;
+	}
+	if (i == r->in.u.walk.nwname) {
+		if (!(nf = malloc(sizeof *nf))) {
+			p9_respond_error(r, ENOMEM);
+			return;
+		}
+		*nf = cur;
+		nf->clone = 0;
+		nf->writer = 0;
+		if (nf->s)
+			nf->s->refs++;
+		if (r->newfid == r->fid)
+			ps_destroy_fid(r->fid);
+		r->newfid->aux = nf;
+	}
+	p9_respond(r);
+}
+
+static void
+ps_open(struct p9_req *r)
+{
+	struct psrv *ps = ps_of(r);
+	struct pfid *f = r->fid->aux;
+	int mode = r->in.u.open.mode & 3;
+	int wr = mode == P9_OWRITE || mode == P9_ORDWR;
+	int rd = mode != P9_OWRITE;
+
+	if (f->kind == K_CLONE) {
+		struct slot *s = slot_new(ps, f->uid, f->gid);
+
+		if (!s) {
+			p9_respond_errmsg(r, EAGAIN, "too many processes "
+			    "(limit %d)", MAX_SLOTS);
+			return;
+		}
+		s->refs = 1;
+		f->s = s;
+		f->kind = K_CTL;
+		f->clone = 1;
+	} else if (f->s && !may(f->uid, f->s)) {
+		p9_respond_error(r, EACCES);
+		return;
+	} else if ((wr && f->kind != K_CTL && f->kind != K_STDIN) ||
+		   (rd && f->kind == K_STDIN)) {
+		p9_respond_error(r, EACCES);
+		return;
+	}
+	if (f->kind == K_STDIN) {
+		f->writer = 1;
+		f->s->stdin_fids++;
+	}
+	set_qid(f, &r->out.u.ropen.qid);
+	r->out.u.ropen.iounit = 0;
+	p9_respond(r);
+}
+
+static int
+rootgen(void *arg, uint64_t index, struct p9_stat *st)
+{
+	struct p9_req *r = arg;
+	struct psrv *ps = ps_of(r);
+	struct pfid *f = r->fid->aux, x = {.uid = f->uid};
+	static char name[16];
+	struct slot *s;
+	uint64_t i = 1;
+
+	st->uid = st->gid = st->muid = "";
+	st->extension = "";
+	if (index == 0) {
+		x.kind = K_CLONE;
+		set_qid(&x, &st->qid);
+		st->name = "clone";
+		st->mode = 0666;
+		return 0;
+	}
+	for (s = ps->slots; s; s = s->next) {
+		if (s->dead || !may(f->uid, s))
+			continue;
+		if (i++ == index) {
+			x.kind = K_DIR;
+			x.s = s;
+			set_qid(&x, &st->qid);
+			snprintf(name, sizeof name, "%u", s->id);
+			st->name = name;
+			st->mode = P9_DMDIR | 0555;
+			st->n_uid = s->uid;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+dirgen(void *arg, uint64_t index, struct p9_stat *st)
+{
+	struct p9_req *r = arg;
+	struct pfid *f = r->fid->aux, x = *f;
+
+	if (index >= NKIND - K_CTL)
+		return -1;
+	x.kind = (enum kind)(K_CTL + index);
+	set_qid(&x, &st->qid);
+	st->name = (char *)kname[x.kind];
+	st->mode = x.kind == K_CTL ? 0660 : x.kind == K_STDIN ? 0220 : 0440;
+	st->uid = st->gid = st->muid = "";
+	st->extension = "";
+	st->n_uid = f->s->uid;
+	return 0;
+}
+
+static void
+ps_read(struct p9_req *r)
+{
+	struct pfid *f = r->fid->aux;
+	struct slot *s = f->s;
+	size_t len;
+	char *t;
+
+	switch (f->kind) {
+	case K_ROOT:
+		p9_respond_dirread(r, rootgen, r);
+		return;
+	case K_DIR:
+		p9_respond_dirread(r, dirgen, r);
+		return;
+	case K_STDOUT:
+	case K_STDERR: {
+		struct stream *st = f->kind == K_STDOUT ? &s->out : &s->err;
+
+		if (s->state == S_NEW) {
+			p9_respond_errmsg(r, EAGAIN, "not started");
+			return;
+		}
+		r->aux = st;
+		hold(&st->readers, r);
+		stream_answer(st);
+		return;
+	}
+	case K_WAIT:
+		if (!s->done) {
+			if (s->state == S_NEW) {
+				p9_respond_errmsg(r, EAGAIN, "not started");
+				return;
+			}
+			r->aux = s;
+			hold(&s->waiters, r);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	if (!(t = text_of(f, &len))) {
+		p9_respond_error(r, ENOMEM);
+		return;
+	}
+	answer_text(r, t, len);
+	free(t);
+}
+
+static void
+ps_flush(struct p9_req *old)
+{
+	struct pfid *f = old->fid ? old->fid->aux : NULL;
+	struct slot *s = f ? f->s : NULL;
+
+	if (!s)
+		return;
+	if (unhold(&s->out.readers, old) || unhold(&s->err.readers, old) ||
+	    unhold(&s->waiters, old) || unhold(&s->inwriters, old))
+		p9_respond_error(old, EINTR);
+}
+
+static void
+ps_ctl(struct p9_req *r)
+{
+	struct pfid *f = r->fid->aux;
+	struct slot *s = f->s;
+	uint32_t count = r->in.u.write.count;
+	char *text = malloc((size_t)count + 1), *line, *next;
+	struct config c;
+	struct actions a = {0};
+	char err[256] = "";
+	int rc = 0;
+
+	if (!text) {
+		p9_respond_error(r, ENOMEM);
+		return;
+	}
+	memcpy(text, r->in.u.write.data, count);
+	text[count] = '\0';
+	if (memchr(text, '\0', count)) {
+		free(text);
+		p9_respond_errmsg(r, EINVAL, "ctl: NUL in command");
+		return;
+	}
+	if ((rc = config_copy(&c, &s->c)) < 0) {
+		free(text);
+		p9_respond_error(r, -rc);
+		return;
+	}
+	for (line = text; line && !rc; line = next) {
+		if ((next = strchr(line, '\n')))
+			*next++ = '\0';
+		rc = ctl_line(s, line, &c, &a, err, sizeof err);
+	}
+	free(text);
+	if (!rc && a.exec && !c.argv) {
+		snprintf(err, sizeof err, "exec: no argv");
+		rc = -EINVAL;
+	}
+	if (!rc && a.sig && s->state != S_RUNNING && !a.exec) {
+		snprintf(err, sizeof err, "signal: not running");
+		rc = -ESRCH;
+	}
+	if (!rc && a.exec)
+		rc = spawn(s, &c, err, sizeof err);
+	if (rc < 0) {
+		config_free(&c);
+		p9_log(LOG_DEBUG, "proc %u: %s", s->id, err);
+		p9_respond_errmsg(r, -rc, "%s", *err ? err : strerror(-rc));
+		return;
+	}
+	config_free(&s->c);
+	s->c = c;
+	if (a.sig && s->state == S_RUNNING)
+		kill(-s->pid, a.sig);
+	if (a.close_stdin)
+		stdin_close(s);
+	r->out.u.rwrite.count = count;
+	p9_respond(r);
+}
+
+static void
+ps_write(struct p9_req *r)
+{
+	struct pfid *f = r->fid->aux;
+	struct slot *s = f->s;
+	ssize_t n;
+
+	if (f->kind == K_CTL) {
+		ps_ctl(r);
+		return;
+	}
+	if (f->kind != K_STDIN) {
+		p9_respond_error(r, EACCES);
+		return;
+	}
+	if (s->infd < 0) {
+		p9_respond_errmsg(r, EPIPE, "stdin is closed");
+		return;
+	}
+	if (!s->inwriters) {
+		n = write(s->infd, r->in.u.write.data, r->in.u.write.count);
+		if (n >= 0 || errno != EAGAIN) {
+			if (n < 0)
+				p9_respond_error(r, errno);
+			else {
+				r->out.u.rwrite.count = (uint32_t)n;
+				p9_respond(r);
+			}
+			return;
+		}
+	}
+	/* the pipe is full: the write waits, and so does its writer */
+	hold(&s->inwriters, r);
+	if (!s->inpolling) {
+		uv_poll_start(&s->inpoll, UV_WRITABLE, on_stdin);
+		s->inpolling = 1;
+	}
+}
+
+static void
+ps_stat(struct p9_req *r)
+{
+	struct pfid *f = r->fid->aux;
+	struct p9_stat *st = &r->out.u.rstat.stat;
+	static char name[16];
+
+	memset(st, 0, sizeof *st);
+	set_qid(f, &st->qid);
+	st->uid = st->gid = st->muid = "";
+	st->extension = "";
+	st->n_uid = st->n_gid = st->n_muid = f->s ? f->s->uid : 0;
+	switch (f->kind) {
+	case K_ROOT:
+		st->name = "/";
+		st->mode = P9_DMDIR | 0555;
+		break;
+	case K_CLONE:
+		st->name = "clone";
+		st->mode = 0666;
+		break;
+	case K_DIR:
+		snprintf(name, sizeof name, "%u", f->s->id);
+		st->name = name;
+		st->mode = P9_DMDIR | 0555;
+		break;
+	default:
+		st->name = (char *)kname[f->kind];
+		st->mode = f->kind == K_CTL ? 0660
+		    : f->kind == K_STDIN    ? 0220
+					    : 0440;
+	}
+	st->atime = st->mtime = (uint32_t)time(NULL);
+	p9_respond(r);
+}
+
+static void
+ps_clunk(struct p9_req *r)
+{
+	p9_respond(r);
+}
+
+static const struct p9_ops ops = {
+    .attach = ps_attach,
+    .walk = ps_walk,
+    .open = ps_open,
+    .read = ps_read,
+    .write = ps_write,
+    .clunk = ps_clunk,
+    .stat = ps_stat,
+    .flush = ps_flush,
+    .destroy_fid = ps_destroy_fid,
+};
+
+const struct p9_ops *
+psrv_ops(void)
+{
+	return &ops;
+}
+
+struct psrv *
+psrv_new(uv_loop_t *loop, const struct psrv_opts *o, int *err)
+{
+	struct psrv *ps = calloc(1, sizeof *ps);
+
+	if (!ps) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	ps->loop = loop;
+	ps->o = *o;
+	snprintf(ps->node, sizeof ps->node, "%s", o->node ? o->node : "-");
+	ps->o.node = ps->node;
+	return ps;
+}
+
+void
+psrv_free(struct psrv *ps)
+{
+	struct slot *s, *next;
+
+	if (!ps)
+		return;
+	for (s = ps->slots; s; s = next) {
+		next = s->next;
+		if (s->pid > 0 && s->pidfd >= 0)
+			kill(-s->pid, SIGKILL);
+	}
+	/* slots are freed as their handles close, on the loop's last run;
+	 * what remains is the daemon's exit */
+	free(ps);
+}

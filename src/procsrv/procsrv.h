@@ -1,0 +1,34 @@
+/*
+ * procsrv.h - the process server of one node: the file-oriented process
+ * API (attach name "proc").  /clone makes a slot; /N/ctl takes commands
+ * (argv, env, dir, rlimit, exec, signal, close stdin, persist); stdin,
+ * stdout, stderr and wait are the process's streams and end.  Children
+ * start as the requesting user with a vfork-style clone, are reaped through
+ * pidfds on the loop, and die with their last fid unless told to persist.
+ * It knows nothing of other nodes.
+ */
+#ifndef UNUM_PROCSRV_H
+#define UNUM_PROCSRV_H
+
+#include <sys/types.h>
+
+#include "9p/p9.h"
+
+struct psrv;
+
+struct psrv_opts {
+	const char *node;   /* this node's name, for status lines */
+	unsigned grace_ms;  /* SIGHUP, then SIGKILL this much later */
+	uid_t anon_uid;	    /* peers of unknown identity */
+	gid_t anon_gid;
+};
+
+/* A process server on loop; NULL with *err (-errno). */
+struct psrv *psrv_new(uv_loop_t *loop, const struct psrv_opts *o, int *err);
+/* Kills what still runs (SIGKILL) and frees ps once nothing is left. */
+void psrv_free(struct psrv *ps);
+
+/* The handlers; serve them with ps as the tree's aux. */
+const struct p9_ops *psrv_ops(void);
+
+#endif
