@@ -10,8 +10,8 @@
 #include "p9.h"
 
 int
-p9_attach_ident(const struct p9_req *r, uid_t anon_uid, gid_t anon_gid,
-    struct p9_ident *id)
+p9_attach_ident(
+    const struct p9_req *r, uid_t anon_uid, gid_t anon_gid, struct p9_ident *id)
 {
 	const struct p9_peer *peer = p9_conn_peer(r->conn);
 	uint32_t n_uname = r->in.u.attach.n_uname;

@@ -158,8 +158,7 @@ relay_out(void *arg)
 		return NULL;
 	while ((n = p9_cl_read(x->r->cl, x->fid, 0, buf, x->r->iosize)) > 0)
 		for (off = 0; off < (size_t)n; off += (size_t)w)
-			if ((w = write(x->fd, buf + off, (size_t)n - off)) <=
-			    0)
+			if ((w = write(x->fd, buf + off, (size_t)n - off)) <= 0)
 				goto out; /* our reader went away */
 out:
 	free(buf);
@@ -185,8 +184,8 @@ relay_in(void *arg)
 }
 
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
-    SIGUSR2, SIGALRM, SIGTSTP, SIGCONT, SIGWINCH, SIGTTIN, SIGTTOU,
-    SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ, SIGURG, SIGPWR};
+    SIGUSR2, SIGALRM, SIGTSTP, SIGCONT, SIGWINCH, SIGTTIN, SIGTTOU, SIGVTALRM,
+    SIGPROF, SIGXCPU, SIGXFSZ, SIGURG, SIGPWR};
 
 static void
 forward_set(sigset_t *set)
@@ -283,8 +282,7 @@ unum_run(int argc, char **argv)
 		return 255;
 	}
 	/* stdin: a pipe or file always; a terminal only in the foreground */
-	use_stdin = !nostdin &&
-	    (!isatty(0) || tcgetpgrp(0) == getpgrp());
+	use_stdin = !nostdin && (!isatty(0) || tcgetpgrp(0) == getpgrp());
 
 	/* signals are taken by one thread, from the start */
 	forward_set(&set);
@@ -299,10 +297,9 @@ unum_run(int argc, char **argv)
 	r.iosize = p9_cl_msize(r.cl) - P9_IOHDRSZ;
 	r.root = p9_cl_fid_new(r.cl);
 	snprintf(uname, sizeof uname, "%u", (unsigned)geteuid());
-	if ((rc = p9_cl_attach(r.cl, r.root, uname, (uint32_t)geteuid(),
-		 "proc", NULL)) < 0)
-		die("%s serves no processes to you: %s", r.addr,
-		    strerror(-rc));
+	if ((rc = p9_cl_attach(
+	         r.cl, r.root, uname, (uint32_t)geteuid(), "proc", NULL)) < 0)
+		die("%s serves no processes to you: %s", r.addr, strerror(-rc));
 	r.ctl = p9_cl_fid_new(r.cl);
 	if ((rc = p9_cl_walk(r.cl, r.root, r.ctl, "clone", NULL)) < 0 ||
 	    (rc = p9_cl_open(r.cl, r.ctl, P9_ORDWR, NULL, NULL)) < 0)

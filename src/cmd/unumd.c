@@ -243,6 +243,7 @@ on_signal(uv_signal_t *s, int signum)
 	uv_signal_stop(&sigs[0]);
 	uv_signal_stop(&sigs[1]);
 	p9_srv_close(srv, closed, NULL);
+	psrv_shutdown(psv);
 }
 
 int
@@ -450,8 +451,8 @@ main(int argc, char **argv)
 		po.node = c.name;
 		po.grace_ms = 5000;
 		po.anon_uid = po.anon_gid = 65534;
-		if (fsrv_lookup_user(*c.anon ? c.anon : "nobody", &po.anon_uid,
-			&g) == 0)
+		if (fsrv_lookup_user(
+		        *c.anon ? c.anon : "nobody", &po.anon_uid, &g) == 0)
 			po.anon_gid = g;
 		if (!(psv = psrv_new(uv_default_loop(), &po, &rc))) {
 			fprintf(stderr, "unumd: process server: %s\n",

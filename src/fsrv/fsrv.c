@@ -589,7 +589,7 @@ fs_attach(struct p9_req *r)
 		a->uid = fs->o.squash_uid;
 		a->gid_hint = fs->o.squash_gid;
 	} else if (p9_attach_ident(r, fs->o.anon_uid, fs->o.anon_gid, &id) <
-	    0) {
+	           0) {
 		free(a);
 		p9_respond_errmsg(r, EPERM, "uid %u may not attach as uid %u",
 		    p9_conn_peer(r->conn)->uid, r->in.u.attach.n_uname);

@@ -136,7 +136,7 @@ struct pfid {
 	gid_t gid;
 	enum kind kind;
 	struct slot *s;
-	int clone; /* opened through /clone: reading gives the id */
+	int clone;  /* opened through /clone: reading gives the id */
 	int writer; /* holds stdin open for writing */
 };
 
@@ -474,16 +474,36 @@ parse_signal(const char *s)
 		const char *n;
 		int sig;
 	} names[] = {
-	    {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT},
-	    {"ILL", SIGILL}, {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},
-	    {"BUS", SIGBUS}, {"FPE", SIGFPE}, {"KILL", SIGKILL},
-	    {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
-	    {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
-	    {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-	    {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
-	    {"URG", SIGURG}, {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
-	    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
-	    {"IO", SIGIO}, {"PWR", SIGPWR}, {"SYS", SIGSYS},
+	    {"HUP", SIGHUP},
+	    {"INT", SIGINT},
+	    {"QUIT", SIGQUIT},
+	    {"ILL", SIGILL},
+	    {"TRAP", SIGTRAP},
+	    {"ABRT", SIGABRT},
+	    {"BUS", SIGBUS},
+	    {"FPE", SIGFPE},
+	    {"KILL", SIGKILL},
+	    {"USR1", SIGUSR1},
+	    {"SEGV", SIGSEGV},
+	    {"USR2", SIGUSR2},
+	    {"PIPE", SIGPIPE},
+	    {"ALRM", SIGALRM},
+	    {"TERM", SIGTERM},
+	    {"CHLD", SIGCHLD},
+	    {"CONT", SIGCONT},
+	    {"STOP", SIGSTOP},
+	    {"TSTP", SIGTSTP},
+	    {"TTIN", SIGTTIN},
+	    {"TTOU", SIGTTOU},
+	    {"URG", SIGURG},
+	    {"XCPU", SIGXCPU},
+	    {"XFSZ", SIGXFSZ},
+	    {"VTALRM", SIGVTALRM},
+	    {"PROF", SIGPROF},
+	    {"WINCH", SIGWINCH},
+	    {"IO", SIGIO},
+	    {"PWR", SIGPWR},
+	    {"SYS", SIGSYS},
 	};
 	unsigned long long n;
 	size_t i;
@@ -564,8 +584,8 @@ ctl_line(struct slot *s, char *line, struct config *c, struct actions *a,
 	} else if (!strcmp(w[0], "env")) {
 		for (i = 1; i < n && !rc; i++) {
 			if (!strchr(w[i], '=') || w[i][0] == '=') {
-				snprintf(err, cap, "env: '%s' is not NAME=VALUE",
-				    w[i]);
+				snprintf(err, cap,
+				    "env: '%s' is not NAME=VALUE", w[i]);
 				rc = -EINVAL;
 			} else
 				rc = env_set(&c->env, w[i]);
@@ -591,7 +611,8 @@ ctl_line(struct slot *s, char *line, struct config *c, struct actions *a,
 		    parse_rlim(w[2], &soft) < 0 ||
 		    parse_rlim(n == 4 ? w[3] : w[2], &hard) < 0 ||
 		    (hard != RLIM_INFINITY && soft > hard)) {
-			snprintf(err, cap, "rlimit: want NAME SOFT [HARD] "
+			snprintf(err, cap,
+			    "rlimit: want NAME SOFT [HARD] "
 			    "(as core cpu data fsize memlock nofile nproc "
 			    "stack; a number or unlimited)");
 			rc = -EINVAL;
@@ -602,8 +623,9 @@ ctl_line(struct slot *s, char *line, struct config *c, struct actions *a,
 		c->rlset |= 1u << rlimits[k].res;
 	} else if (!strcmp(w[0], "exec")) {
 		if (n != 1 || s->state != S_NEW || a->exec) {
-			snprintf(err, cap, "exec: %s", s->state != S_NEW
-				? "already started" : "takes no arguments");
+			snprintf(err, cap, "exec: %s",
+			    s->state != S_NEW ? "already started"
+			                      : "takes no arguments");
 			rc = s->state != S_NEW ? -EBUSY : -EINVAL;
 			goto out;
 		}
@@ -612,7 +634,8 @@ ctl_line(struct slot *s, char *line, struct config *c, struct actions *a,
 		int sig = n == 2 ? parse_signal(w[1]) : -1;
 
 		if (sig < 0) {
-			snprintf(err, cap, "signal: want one signal name or "
+			snprintf(err, cap,
+			    "signal: want one signal name or "
 			    "number");
 			rc = -EINVAL;
 		} else
@@ -677,8 +700,8 @@ child_main(void *arg)
 			goto fail;
 	if (a->setids &&
 	    (syscall(SYS_setgroups, (size_t)a->ngroups, a->groups) < 0 ||
-		syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0 ||
-		syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0))
+	        syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0 ||
+	        syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0))
 		goto fail;
 	if (a->dir && chdir(a->dir) < 0)
 		goto fail;
@@ -762,8 +785,10 @@ spawn(struct slot *s, const struct config *c, char *err, size_t cap)
 	a.setids = geteuid() == 0;
 	if (!a.setids && s->uid != geteuid()) {
 		/* a daemon that is not root runs programs as itself only */
-		snprintf(err, cap, "exec: this node runs programs for uid %u "
-		    "only", (unsigned)geteuid());
+		snprintf(err, cap,
+		    "exec: this node runs programs for uid %u "
+		    "only",
+		    (unsigned)geteuid());
 		return -EPERM;
 	}
 	a.gid = s->gid == (gid_t)-1 ? ps->o.anon_gid : s->gid;
@@ -814,8 +839,8 @@ spawn(struct slot *s, const struct config *c, char *err, size_t cap)
 		syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, NULL);
 		close(pidfd);
 		rc = -e;
-		snprintf(err, cap, "cannot run '%s': %s", c->argv[0],
-		    strerror(e));
+		snprintf(
+		    err, cap, "cannot run '%s': %s", c->argv[0], strerror(e));
 		goto fail;
 	}
 	close(in[0]);
@@ -903,8 +928,8 @@ on_pidfd(uv_poll_t *p, int status, int events)
 	    (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec,
 	    (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec, ru.ru_maxrss);
 	if (si.si_code == CLD_EXITED)
-		snprintf(s->wait, sizeof s->wait, "exit %d%s\n", si.si_status,
-		    res);
+		snprintf(
+		    s->wait, sizeof s->wait, "exit %d%s\n", si.si_status, res);
 	else
 		snprintf(s->wait, sizeof s->wait, "signal %d%s%s\n",
 		    si.si_status, si.si_code == CLD_DUMPED ? " core" : "", res);
@@ -962,7 +987,7 @@ on_stream(uv_poll_t *p, int status, int events)
 		st->len += (size_t)n;
 	if (st->len == STREAM_BUF && st->polling) {
 		uv_poll_stop(p); /* backpressure: the pipe fills, the writer
-				    waits */
+		                    waits */
 		st->polling = 0;
 	}
 	stream_answer(st);
@@ -978,8 +1003,8 @@ on_stdin(uv_poll_t *p, int status, int events)
 
 	while ((h = s->inwriters)) {
 		struct p9_req *r = h->r;
-		ssize_t n = write(s->infd, r->in.u.write.data,
-		    r->in.u.write.count);
+		ssize_t n =
+		    write(s->infd, r->in.u.write.data, r->in.u.write.count);
 
 		if (n < 0 && errno == EAGAIN)
 			return;
@@ -1039,7 +1064,7 @@ static uint64_t
 qpath(const struct pfid *f)
 {
 	return f->s ? ((uint64_t)f->s->id << 8) | (uint64_t)f->kind
-		    : (uint64_t)f->kind;
+	            : (uint64_t)f->kind;
 }
 
 static void
@@ -1120,8 +1145,8 @@ ps_walk(struct p9_req *r)
 			if (!strcmp(w, "clone"))
 				cur.kind = K_CLONE;
 			else if (conf_number(w, 1, ~0u, 0, &id) == 0 &&
-				 (s = slot_find(ps, (unsigned)id)) &&
-				 may(cur.uid, s)) {
+			         (s = slot_find(ps, (unsigned)id)) &&
+			         may(cur.uid, s)) {
 				cur.kind = K_DIR;
 				cur.s = s;
 			} else {
@@ -1180,8 +1205,10 @@ ps_open(struct p9_req *r)
 		struct slot *s = slot_new(ps, f->uid, f->gid);
 
 		if (!s) {
-			p9_respond_errmsg(r, EAGAIN, "too many processes "
-			    "(limit %d)", MAX_SLOTS);
+			p9_respond_errmsg(r, EAGAIN,
+			    "too many processes "
+			    "(limit %d)",
+			    MAX_SLOTS);
 			return;
 		}
 		s->refs = 1;
@@ -1192,7 +1219,7 @@ ps_open(struct p9_req *r)
 		p9_respond_error(r, EACCES);
 		return;
 	} else if ((wr && f->kind != K_CTL && f->kind != K_STDIN) ||
-		   (rd && f->kind == K_STDIN)) {
+	           (rd && f->kind == K_STDIN)) {
 		p9_respond_error(r, EACCES);
 		return;
 	}
@@ -1449,9 +1476,9 @@ ps_stat(struct p9_req *r)
 		break;
 	default:
 		st->name = (char *)kname[f->kind];
-		st->mode = f->kind == K_CTL ? 0660
-		    : f->kind == K_STDIN    ? 0220
-					    : 0440;
+		st->mode = f->kind == K_CTL     ? 0660
+		           : f->kind == K_STDIN ? 0220
+		                                : 0440;
 	}
 	st->atime = st->mtime = (uint32_t)time(NULL);
 	p9_respond(r);
@@ -1495,6 +1522,22 @@ psrv_new(uv_loop_t *loop, const struct psrv_opts *o, int *err)
 	snprintf(ps->node, sizeof ps->node, "%s", o->node ? o->node : "-");
 	ps->o.node = ps->node;
 	return ps;
+}
+
+void
+psrv_shutdown(struct psrv *ps)
+{
+	struct slot *s, *next;
+
+	for (s = ps->slots; s; s = next) {
+		next = s->next;
+		s->c.persist = 0;
+		if (s->pidfd >= 0)
+			kill(-s->pid,
+			    SIGKILL); /* reaped on the loop, then freed */
+		else
+			slot_maybe_free(s, 1);
+	}
 }
 
 void

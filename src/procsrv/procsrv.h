@@ -17,15 +17,18 @@
 struct psrv;
 
 struct psrv_opts {
-	const char *node;   /* this node's name, for status lines */
-	unsigned grace_ms;  /* SIGHUP, then SIGKILL this much later */
-	uid_t anon_uid;	    /* peers of unknown identity */
+	const char *node;  /* this node's name, for status lines */
+	unsigned grace_ms; /* SIGHUP, then SIGKILL this much later */
+	uid_t anon_uid;    /* peers of unknown identity */
 	gid_t anon_gid;
 };
 
 /* A process server on loop; NULL with *err (-errno). */
 struct psrv *psrv_new(uv_loop_t *loop, const struct psrv_opts *o, int *err);
-/* Kills what still runs (SIGKILL) and frees ps once nothing is left. */
+/* The daemon stops: every process still running is killed (its process
+ * group, SIGKILL) and every slot goes once reaped, so the loop can end. */
+void psrv_shutdown(struct psrv *ps);
+/* Frees ps after the loop has ended. */
 void psrv_free(struct psrv *ps);
 
 /* The handlers; serve them with ps as the tree's aux. */

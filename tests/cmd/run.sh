@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# unum run against a node's process server: exit codes, signal deaths,
+# output kept whole and apart, stdin, forwarded signals, many at once,
+# no orphans, ctl errors, and users kept apart.
+. "$(dirname "$0")/../lib/common.sh"
+
+start_unumd p || { notok "unumd starts"; done_testing; exit 1; }
+export UNUM_ADDR="$p_sock"
+chmod 0755 "$tmp"
+
+# every exit code
+bad=""
+for c in $(seq 0 255); do
+	"$UNUM" run sh -c "exit $c" </dev/null
+	rc=$?
+	[ "$rc" = "$c" ] || bad="$bad $c:$rc"
+done
+same "$bad" "" "exit codes 0..255 come back as they are"
+
+# death by every signal whose default is to end the process
+bad=""
+for s in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 24 25 26 27 29 30 31; do
+	"$UNUM" run sh -c "kill -$s \$\$" </dev/null 2>/dev/null
+	rc=$?
+	[ "$rc" = "$((128 + s))" ] || bad="$bad $s:$rc"
+done
+same "$bad" "" "death by signal N exits 128+N"
+
+head -c 100000000 /dev/urandom >"$tmp/big"
+same "$("$UNUM" run cat "$tmp/big" </dev/null | sha256sum)" \
+	"$(sha256sum <"$tmp/big")" "100 MB of output arrive intact"
+same "$("$UNUM" run cat <"$tmp/big" | sha256sum)" \
+	"$(sha256sum <"$tmp/big")" "100 MB of stdin stream through"
+rm -f "$tmp/big"
+
+"$UNUM" run sh -c 'for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done' \
+	</dev/null >"$tmp/o" 2>"$tmp/e"
+same "$(tr '\n' ' ' <"$tmp/o")|$(tr '\n' ' ' <"$tmp/e")" \
+	"out1 out2 out3 out4 out5 |err1 err2 err3 err4 err5 " \
+	"stdout and stderr are kept apart"
+same "$(cd /tmp && "$UNUM" run pwd </dev/null)" "/tmp" \
+	"the program starts in the caller's directory"
+same "$(FOO='a b'\''c' "$UNUM" run sh -c 'echo "$FOO"' </dev/null)" "a b'c" \
+	"the environment goes along, quoting intact"
+same "$(echo x | "$UNUM" run -N cat)" "" "-N gives the program an empty stdin"
+
+# forwarded signals
+"$UNUM" run sleep 30 </dev/null &
+pid=$!
+sleep 0.5
+kill -TERM $pid
+wait $pid
+same "$?" "143" "SIGTERM is forwarded: the program dies of it"
+"$UNUM" run sh -c 'trap "exit 3" USR1; sleep 10 & wait' </dev/null &
+pid=$!
+sleep 0.5
+kill -USR1 $pid
+wait $pid
+same "$?" "3" "SIGUSR1 is forwarded to a program that catches it"
+"$UNUM" run sh -c 'trap "exit 4" INT; sleep 10 & wait' </dev/null &
+pid=$!
+sleep 0.5
+kill -INT $pid
+wait $pid
+same "$?" "4" "SIGINT is forwarded"
+"$UNUM" run sh -c 'i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo $i; sleep 0.1; done' \
+	</dev/null >"$tmp/tick" &
+pid=$!
+sleep 0.5
+kill -TSTP $pid
+sleep 0.3
+n1=$(wc -l <"$tmp/tick")
+sleep 0.6
+n2=$(wc -l <"$tmp/tick")
+state=$(ps -o stat= -p $pid | cut -c1)
+kill -CONT $pid
+wait $pid
+same "$n1:$state:$(wc -l <"$tmp/tick")" "$n2:T:30" \
+	"SIGTSTP stops program and client, SIGCONT resumes both"
+
+# many at once
+pids=""
+for i in $(seq 1 200); do
+	"$UNUM" run echo "n$i" </dev/null >"$tmp/c$i" 2>&1 &
+	pids="$pids $!"
+done
+wait $pids
+good=0
+for i in $(seq 1 200); do
+	[ "$(cat "$tmp/c$i")" = "n$i" ] && good=$((good + 1))
+done
+same "$good" "200" "200 concurrent spawns all run"
+
+# no orphans: the client dies, so does the program
+"$UNUM" run sh -c 'echo $$; exec sleep 100' </dev/null >"$tmp/pid" &
+pid=$!
+sleep 0.5
+rpid=$(cat "$tmp/pid")
+kill -9 $pid
+i=0
+while kill -0 "$rpid" 2>/dev/null && [ $i -lt 70 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 "$rpid" 2>/dev/null && notok "a killed client's program is gone within the grace time" ||
+	ok "a killed client's program is gone within the grace time"
+
+# unum's own failures: 255 and one line
+"$UNUM" run no-such-program </dev/null 2>"$tmp/err"
+same "$?:$(wc -l <"$tmp/err")" "255:1" "a missing program: 255, one line"
+"$UNUM" run -n "$tmp/none.sock" true </dev/null 2>"$tmp/err"
+same "$?:$(wc -l <"$tmp/err")" "255:1" "an unreachable node: 255, one line"
+
+# ctl: a bad command changes nothing
+cat >"$tmp/ctl.sh" <<EOS
+exec 3<>/dev/null
+EOS
+out=$(printf 'argv /bin/echo hi\nbogus\nexec\n' |
+	"$UNUM" 9p -a "$p_sock" -A proc write clone 2>&1)
+same "$?" "1" "a ctl write with a bad line fails"
+case "$out" in *"Invalid argument"*) ok "and says why" ;; *) notok "and says why: $out" ;; esac
+
+# users apart
+"$UNUM" run sleep 30 </dev/null &
+rootpid=$!
+sleep 0.5
+id=$("$UNUM" 9p -a "$p_sock" -A proc ls / | grep -v clone | tail -1)
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+same "$(as_nobody "$UNUM" 9p -a "$p_sock" -A proc ls / | grep -c -v clone)" "0" \
+	"another user does not see root's process"
+as_nobody "$UNUM" 9p -a "$p_sock" -A proc read "$id/status" >/dev/null 2>&1 &&
+	notok "another user cannot read its status" ||
+	ok "another user cannot read its status"
+echo "signal KILL" | as_nobody "$UNUM" 9p -a "$p_sock" -A proc write "$id/ctl" \
+	>/dev/null 2>&1 && notok "another user cannot signal it" ||
+	ok "another user cannot signal it"
+kill -0 $rootpid && ok "root's process still runs" || notok "root's process still runs"
+same "$(as_nobody "$UNUM" run id -u </dev/null)" "65534" \
+	"a user's program runs as that user"
+kill -TERM $rootpid
+wait $rootpid
+done_testing
