@@ -63,7 +63,8 @@ $(O)/libunum-asan.a: $(LIB_ASAN)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(O)/unum: $(O)/obj/src/cmd/unum.o $(O)/obj/src/cmd/run.o $(O)/libunum.a
+$(O)/unum: $(O)/obj/src/cmd/unum.o $(O)/obj/src/cmd/run.o \
+		$(O)/obj/src/cmd/ps.o $(O)/libunum.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
 $(O)/%: $(O)/obj/src/cmd/%.o $(O)/libunum.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)

@@ -2,7 +2,8 @@
 # Installs (as root) or names (otherwise) the Debian packages unum needs to
 # build, test and run its demo.  Quiet when nothing is missing.
 PKGS="make gcc libc6-dev pkg-config libuv1-dev libssl-dev libcmocka-dev
-libfuse3-dev fuse3 clang libclang-rt-14-dev diod iproute2 procps"
+libfuse3-dev fuse3 clang libclang-rt-14-dev diod iproute2 procps tmux
+util-linux"
 
 missing=""
 for p in $PKGS; do

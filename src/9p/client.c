@@ -710,7 +710,7 @@ connected(uv_connect_t *req, int status)
 		}
 		return;
 	}
-	if (!(s = p9_stream_uv_new((uv_stream_t *)k->h))) {
+	if (!(s = p9_stream_uv_new((uv_stream_t *)k->h, 0))) {
 		uv_close(k->h, free_handle);
 		connector_end(k, -ENOMEM);
 		return;

@@ -603,8 +603,9 @@ struct p9_stream {
 };
 
 /* Wraps an initialised, connected uv_tcp_t or uv_pipe_t (malloc()ed; the
- * stream owns and frees it).  Fills peer from the socket. */
-struct p9_stream *p9_stream_uv_new(uv_stream_t *h);
+ * stream owns and frees it).  Fills peer from the socket: its address,
+ * and with identify (a server's side) who the peer is. */
+struct p9_stream *p9_stream_uv_new(uv_stream_t *h, int identify);
 
 /* ---- Server framework (srv.c, conn.c) ---- */
 

@@ -98,7 +98,7 @@ p9_srv_nconns(struct p9_srv *srv)
 static int
 serve_handle(struct p9_srv *srv, uv_stream_t *h)
 {
-	struct p9_stream *s = p9_stream_uv_new(h);
+	struct p9_stream *s = p9_stream_uv_new(h, 1);
 
 	if (!s)
 		return -ENOMEM;

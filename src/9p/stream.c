@@ -9,6 +9,11 @@
 #include <strings.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
 #include "p9.h"
 
@@ -145,62 +150,79 @@ static const struct p9_stream_ops uv_ops = {
 /*
  * The owner of the other end of a TCP connection made from this network
  * namespace (loopback, or to one of our own addresses), as identd would
- * find it: the socket in /proc/net/tcp{,6} whose local end is the peer and
- * whose remote end is us.  A connection from elsewhere is not found.
+ * find it: the kernel's socket table (sock_diag over netlink, one exact
+ * lookup) holds the peer's socket, whose local end is the peer and whose
+ * remote end is us.  A connection from elsewhere is not found.
  */
-static void
-hexaddr(const struct sockaddr_storage *ss, char *out, size_t cap)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-		uint32_t a;
-
-		memcpy(&a, &in->sin_addr, 4);
-		snprintf(out, cap, "%08X:%04X", a, ntohs(in->sin_port));
-	} else {
-		const struct sockaddr_in6 *in6 =
-		    (const struct sockaddr_in6 *)ss;
-		uint32_t w[4];
-
-		memcpy(w, &in6->sin6_addr, 16);
-		snprintf(out, cap, "%08X%08X%08X%08X:%04X", w[0], w[1], w[2],
-		    w[3], ntohs(in6->sin6_port));
-	}
-}
-
 static int
 tcp_peer_uid(int fd, const struct sockaddr_storage *peer, uid_t *uid)
 {
 	struct sockaddr_storage self;
 	socklen_t sl = sizeof self;
-	char want_local[64], want_rem[64], local[64], rem[64], line[512];
-	FILE *f;
-	unsigned u;
-	int found = 0;
+	struct {
+		struct nlmsghdr nh;
+		struct inet_diag_req_v2 r;
+	} req;
+	char buf[8192];
+	struct nlmsghdr *nh;
+	struct inet_diag_msg *m;
+	struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
+	int s, found = -1;
+	ssize_t n;
 
 	if (getsockname(fd, (struct sockaddr *)&self, &sl) < 0)
 		return -1;
-	hexaddr(peer, want_local, sizeof want_local);
-	hexaddr(&self, want_rem, sizeof want_rem);
-	f = fopen(
-	    peer->ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6",
-	    "re");
-	if (!f)
+	memset(&req, 0, sizeof req);
+	req.nh.nlmsg_len = sizeof req;
+	req.nh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.r.sdiag_family = (uint8_t)peer->ss_family;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = ~0u;
+	req.r.id.idiag_cookie[0] = req.r.id.idiag_cookie[1] =
+	    INET_DIAG_NOCOOKIE;
+	if (peer->ss_family == AF_INET) {
+		const struct sockaddr_in *p = (const struct sockaddr_in *)peer;
+		const struct sockaddr_in *me =
+		    (const struct sockaddr_in *)&self;
+
+		req.r.id.idiag_sport = p->sin_port;
+		req.r.id.idiag_dport = me->sin_port;
+		memcpy(req.r.id.idiag_src, &p->sin_addr, 4);
+		memcpy(req.r.id.idiag_dst, &me->sin_addr, 4);
+	} else {
+		const struct sockaddr_in6 *p =
+		    (const struct sockaddr_in6 *)peer;
+		const struct sockaddr_in6 *me =
+		    (const struct sockaddr_in6 *)&self;
+
+		req.r.id.idiag_sport = p->sin6_port;
+		req.r.id.idiag_dport = me->sin6_port;
+		memcpy(req.r.id.idiag_src, &p->sin6_addr, 16);
+		memcpy(req.r.id.idiag_dst, &me->sin6_addr, 16);
+	}
+	if ((s = socket(
+	         AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)) < 0)
 		return -1;
-	while (!found && fgets(line, sizeof line, f))
-		if (sscanf(line, "%*d: %63s %63s %*s %*s %*s %*s %u", local,
-		        rem, &u) == 3 &&
-		    strcasecmp(local, want_local) == 0 &&
-		    strcasecmp(rem, want_rem) == 0) {
-			*uid = (uid_t)u;
-			found = 1;
+	if (sendto(s, &req, sizeof req, 0, (struct sockaddr *)&nl, sizeof nl) ==
+	        (ssize_t)sizeof req &&
+	    (n = recv(s, buf, sizeof buf, 0)) > 0)
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n);
+		     nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+			    nh->nlmsg_len < NLMSG_LENGTH(sizeof *m))
+				break;
+			m = NLMSG_DATA(nh);
+			*uid = m->idiag_uid;
+			found = 0;
+			break;
 		}
-	fclose(f);
-	return found ? 0 : -1;
+	close(s);
+	return found;
 }
 
 static void
-fill_peer(struct p9_peer *p, uv_stream_t *h)
+fill_peer(struct p9_peer *p, uv_stream_t *h, int identify)
 {
 	uv_os_fd_t fd;
 	struct sockaddr_storage ss;
@@ -231,7 +253,7 @@ fill_peer(struct p9_peer *p, uv_stream_t *h)
 		inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
 		snprintf(p->addr, sizeof p->addr, "%s:%u", host,
 		    ntohs(in->sin_port));
-		if (tcp_peer_uid(fd, &ss, &p->uid) == 0) {
+		if (identify && tcp_peer_uid(fd, &ss, &p->uid) == 0) {
 			p->has_cred = 1;
 			p->gid = (gid_t)-1;
 		}
@@ -241,7 +263,7 @@ fill_peer(struct p9_peer *p, uv_stream_t *h)
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
 		snprintf(p->addr, sizeof p->addr, "[%s]:%u", host,
 		    ntohs(in6->sin6_port));
-		if (tcp_peer_uid(fd, &ss, &p->uid) == 0) {
+		if (identify && tcp_peer_uid(fd, &ss, &p->uid) == 0) {
 			p->has_cred = 1;
 			p->gid = (gid_t)-1;
 		}
@@ -249,7 +271,7 @@ fill_peer(struct p9_peer *p, uv_stream_t *h)
 }
 
 struct p9_stream *
-p9_stream_uv_new(uv_stream_t *h)
+p9_stream_uv_new(uv_stream_t *h, int identify)
 {
 	struct uvstream *us = calloc(1, sizeof *us);
 
@@ -258,7 +280,7 @@ p9_stream_uv_new(uv_stream_t *h)
 	us->s.ops = &uv_ops;
 	us->h = h;
 	h->data = us;
-	fill_peer(&us->s.peer, h);
+	fill_peer(&us->s.peer, h, identify);
 	if (h->type == UV_TCP)
 		uv_tcp_nodelay((uv_tcp_t *)h, 1);
 	return &us->s;

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 
 #include "9p/p9.h"
 #include "run.h"
@@ -23,7 +25,34 @@
 
 extern char **environ;
 
+static struct termios saved; /* the terminal as it was, before raw mode */
+static int raw;
+
+static void
+restore_tty(void)
+{
+	if (raw)
+		tcsetattr(0, TCSADRAIN, &saved);
+	raw = 0;
+}
+
+static void
+term_size(unsigned *rows, unsigned *cols)
+{
+	struct winsize ws;
+
+	*rows = 24;
+	*cols = 80;
+	if ((ioctl(0, TIOCGWINSZ, &ws) == 0 ||
+	        ioctl(1, TIOCGWINSZ, &ws) == 0) &&
+	    ws.ws_row && ws.ws_col) {
+		*rows = ws.ws_row;
+		*cols = ws.ws_col;
+	}
+}
+
 struct run {
+	int tty; /* -t: the program runs on a terminal */
 	struct p9_cl *cl;
 	const char *addr;
 	uint32_t root, ctl;
@@ -37,6 +66,7 @@ die(const char *fmt, ...)
 	va_list ap;
 
 	fprintf(stderr, "unum: ");
+	restore_tty();
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -91,7 +121,7 @@ put_text(char **buf, size_t *len, size_t *cap, const char *t)
 
 /* The ctl text of a whole spawn: argv, env, dir, exec. */
 static char *
-spawn_text(char **argv, int close_stdin)
+spawn_text(char **argv, int close_stdin, int tty)
 {
 	size_t len = 0, cap = 1024;
 	char *buf = malloc(cap), cwd[4096], **e;
@@ -117,6 +147,14 @@ spawn_text(char **argv, int close_stdin)
 	}
 	if (close_stdin)
 		bad |= put_text(&buf, &len, &cap, "close stdin\n");
+	if (tty) {
+		char line[64];
+		unsigned rows, cols;
+
+		term_size(&rows, &cols);
+		snprintf(line, sizeof line, "tty %u %u\n", rows, cols);
+		bad |= put_text(&buf, &len, &cap, line);
+	}
 	bad |= put_text(&buf, &len, &cap, "exec\n");
 	if (bad) {
 		free(buf);
@@ -211,10 +249,21 @@ relay_signals(void *arg)
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
+		if (sig == SIGWINCH && r->tty) {
+			unsigned rows, cols;
+
+			term_size(&rows, &cols);
+			snprintf(
+			    cmd, sizeof cmd, "winsize %u %u\n", rows, cols);
+			p9_cl_write(r->cl, r->ctl, 0, cmd, strlen(cmd));
+			continue;
+		}
 		snprintf(cmd, sizeof cmd, "signal %d\n", sig);
 		p9_cl_write(r->cl, r->ctl, 0, cmd, strlen(cmd));
-		if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+		if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+			restore_tty();
 			kill(getpid(), SIGSTOP);
+		}
 	}
 	return NULL;
 }
@@ -223,7 +272,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: unum run [-N] [-n NODE|ADDR] CMD [ARG...]\n"
+	    "usage: unum run [-Nt] [-n NODE|ADDR] CMD [ARG...]\n"
 	    "Runs CMD on a node as if here: output, input, signals and exit "
 	    "status.\n"
 	    "  -n, --node ADDR   the node's address: unix:PATH, PATH, "
@@ -231,9 +280,38 @@ usage(FILE *f)
 	    "                    (default $UNUM_ADDR, else " DEFAULT_SOCKET
 	    ")\n"
 	    "  -N, --no-stdin    give CMD an empty stdin (as ssh -n)\n"
+	    "  -t, --tty         run CMD on a terminal (for vi, top, shells)\n"
 	    "  -h, --help        this help\n"
 	    "Exit status: CMD's; 128+N if it died of signal N; 255 if unum "
 	    "failed.\n");
+}
+
+struct p9_cl *
+unum_proc_connect(const char *addr, uint32_t *root, const char **shown)
+{
+	struct p9_client_opts o;
+	struct p9_addr a;
+	struct p9_cl *cl;
+	char uname[32];
+	int e = 0, rc;
+
+	if (!addr)
+		addr = getenv("UNUM_ADDR");
+	if (!addr || !*addr)
+		addr = DEFAULT_SOCKET;
+	*shown = addr;
+	if (p9_addr_parse(&a, addr, DEFAULT_PORT) < 0)
+		die("bad node address '%s'", addr);
+	memset(&o, 0, sizeof o);
+	o.dialect = P9_2000U; /* .u: errors come with their text */
+	if (!(cl = p9_cl_connect(&a, &o, &e)))
+		die("cannot reach %s: %s", addr, strerror(-e));
+	*root = p9_cl_fid_new(cl);
+	snprintf(uname, sizeof uname, "%u", (unsigned)geteuid());
+	if ((rc = p9_cl_attach(
+	         cl, *root, uname, (uint32_t)geteuid(), "proc", NULL)) < 0)
+		die("%s serves no processes to you: %s", addr, strerror(-rc));
+	return cl;
 }
 
 int
@@ -242,32 +320,31 @@ unum_run(int argc, char **argv)
 	static const struct option lopts[] = {
 	    {"node", required_argument, NULL, 'n'},
 	    {"no-stdin", no_argument, NULL, 'N'},
+	    {"tty", no_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct run r;
-	struct p9_client_opts o;
-	struct p9_addr a;
 	struct relay out, err, in;
 	pthread_t tout, terr, tin, tsig;
 	sigset_t set;
-	char idbuf[32], wbuf[256], uname[32], *text;
+	char idbuf[32], wbuf[256], *text;
 	uint32_t wfid;
-	int ch, rc, nostdin = 0, use_stdin, e = 0, code;
+	int ch, rc, nostdin = 0, use_stdin, code;
 	ssize_t n;
 
 	memset(&r, 0, sizeof r);
-	r.addr = getenv("UNUM_ADDR");
-	if (!r.addr || !*r.addr)
-		r.addr = DEFAULT_SOCKET;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+n:Nh", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+n:Nth", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			r.addr = optarg;
 			break;
 		case 'N':
 			nostdin = 1;
+			break;
+		case 't':
+			r.tty = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -288,18 +365,8 @@ unum_run(int argc, char **argv)
 	forward_set(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	if (p9_addr_parse(&a, r.addr, DEFAULT_PORT) < 0)
-		die("bad node address '%s'", r.addr);
-	memset(&o, 0, sizeof o);
-	o.dialect = P9_2000U; /* .u: errors come with their text */
-	if (!(r.cl = p9_cl_connect(&a, &o, &e)))
-		die("cannot reach %s: %s", r.addr, strerror(-e));
+	r.cl = unum_proc_connect(r.addr, &r.root, &r.addr);
 	r.iosize = p9_cl_msize(r.cl) - P9_IOHDRSZ;
-	r.root = p9_cl_fid_new(r.cl);
-	snprintf(uname, sizeof uname, "%u", (unsigned)geteuid());
-	if ((rc = p9_cl_attach(
-	         r.cl, r.root, uname, (uint32_t)geteuid(), "proc", NULL)) < 0)
-		die("%s serves no processes to you: %s", r.addr, strerror(-rc));
 	r.ctl = p9_cl_fid_new(r.cl);
 	if ((rc = p9_cl_walk(r.cl, r.root, r.ctl, "clone", NULL)) < 0 ||
 	    (rc = p9_cl_open(r.cl, r.ctl, P9_ORDWR, NULL, NULL)) < 0)
@@ -316,12 +383,20 @@ unum_run(int argc, char **argv)
 	wfid = open_file(&r, "wait", P9_OREAD);
 	if (use_stdin)
 		in = (struct relay){&r, open_file(&r, "stdin", P9_OWRITE), 0};
-	if (!(text = spawn_text(argv + optind, !use_stdin)))
+	if (!(text = spawn_text(argv + optind, !use_stdin, r.tty)))
 		die("out of memory");
 	rc = (int)p9_cl_write(r.cl, r.ctl, 0, text, strlen(text));
 	free(text);
 	if (rc < 0)
 		die("%s on %s: %s", argv[optind], r.addr, strerror(-rc));
+	if (r.tty && use_stdin && isatty(0) && tcgetattr(0, &saved) == 0) {
+		/* keys go to the program's terminal as they are typed */
+		struct termios t = saved;
+
+		cfmakeraw(&t);
+		raw = tcsetattr(0, TCSADRAIN, &t) == 0;
+		atexit(restore_tty);
+	}
 	pthread_create(&tout, NULL, relay_out, &out);
 	pthread_create(&terr, NULL, relay_out, &err);
 	pthread_create(&tsig, NULL, relay_signals, &r);

@@ -4,7 +4,20 @@
 #ifndef UNUM_CMD_RUN_H
 #define UNUM_CMD_RUN_H
 
+#include <stdint.h>
+
+#include "9p/p9.h"
+
 /* Runs argv (argv[0] is "run") and returns or exits with the status. */
 int unum_run(int argc, char **argv);
+/* "unum ps" and "unum kill" (ps.c). */
+int unum_ps(int argc, char **argv);
+int unum_kill(int argc, char **argv);
+
+/* Connects to the process server at addr (NULL: $UNUM_ADDR, else the
+ * local socket) over 9P2000.u and attaches "proc"; *root is the attached
+ * fid, *shown the address as given.  On failure, one line and exit 255. */
+struct p9_cl *unum_proc_connect(
+    const char *addr, uint32_t *root, const char **shown);
 
 #endif

@@ -47,6 +47,8 @@ usage(FILE *f)
 	    "else " DEFAULT_SOCKET ")\n"
 	    "  run [-N] [-n NODE] CMD ARG...\n"
 	    "      run CMD on a node as if here (see unum run --help)\n"
+	    "  ps [-n NODE] [--json]       your processes on a node\n"
+	    "  kill [-n NODE] [-SIG] ID... signal processes on a node\n"
 	    "  version                     print the version\n"
 	    "  help                        this help\n");
 }
@@ -612,6 +614,10 @@ main(int argc, char **argv)
 		return cmd_9p(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "run"))
 		return unum_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ps"))
+		return unum_ps(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "kill"))
+		return unum_kill(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("unum %s\n", UNUM_VERSION);
 		return 0;

@@ -26,6 +26,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -94,6 +95,8 @@ struct config {
 	struct rlimit rl[RLIM_NLIMITS];
 	uint32_t rlset;
 	int persist;
+	int tty; /* run on a pseudo-terminal of rows x cols */
+	unsigned short rows, cols;
 };
 
 struct slot {
@@ -523,6 +526,7 @@ struct actions {
 	int exec;
 	int sig; /* 0: none */
 	int close_stdin;
+	int winsize; /* rows/cols in the config changed on a running tty */
 };
 
 static int
@@ -648,6 +652,31 @@ ctl_line(struct slot *s, char *line, struct config *c, struct actions *a,
 			a->close_stdin = 1;
 	} else if (!strcmp(w[0], "persist")) {
 		c->persist = 1;
+	} else if (!strcmp(w[0], "tty") || !strcmp(w[0], "winsize")) {
+		unsigned long long rows, cols;
+
+		if (n != 3 || conf_number(w[1], 1, 9999, 0, &rows) < 0 ||
+		    conf_number(w[2], 1, 9999, 0, &cols) < 0) {
+			snprintf(err, cap, "%s: want ROWS COLS", w[0]);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (w[0][0] == 't' && s->state != S_NEW) {
+			snprintf(err, cap, "tty: already started");
+			rc = -EBUSY;
+			goto out;
+		}
+		if (w[0][0] == 'w' && !c->tty) {
+			snprintf(err, cap, "winsize: no tty");
+			rc = -EINVAL;
+			goto out;
+		}
+		if (w[0][0] == 't')
+			c->tty = 1;
+		else
+			a->winsize = 1;
+		c->rows = (unsigned short)rows;
+		c->cols = (unsigned short)cols;
 	} else {
 		snprintf(err, cap, "unknown ctl command '%s'", w[0]);
 		rc = -EINVAL;
@@ -671,6 +700,7 @@ struct child {
 	int fd[3];
 	int errfd;
 	int setids; /* switch to uid/gid/groups (a root daemon) */
+	int tty;    /* fd[0..2] are a terminal: a session of its own */
 };
 
 /* The child, sharing the daemon's memory until exec: raw system calls and
@@ -690,7 +720,12 @@ child_main(void *arg)
 	for (i = 1; i < _NSIG; i++)
 		if (i != SIGKILL && i != SIGSTOP)
 			sigaction(i, &sa, NULL);
-	syscall(SYS_setpgid, 0, 0);
+	if (a->tty) {
+		if (syscall(SYS_setsid) < 0 ||
+		    ioctl(a->fd[0], TIOCSCTTY, 0) < 0)
+			goto fail;
+	} else
+		syscall(SYS_setpgid, 0, 0);
 	for (i = 0; i < 3; i++)
 		if (dup2(a->fd[i], i) < 0)
 			goto fail;
@@ -765,6 +800,24 @@ user_groups(uid_t uid, gid_t *gid, gid_t **groups, int *n)
 	}
 }
 
+/* A pseudo-terminal of the config's size: master and slave. */
+static int
+open_pty(const struct config *c, int *ptm, int *pts, char *err, size_t cap)
+{
+	struct winsize ws = {.ws_row = c->rows, .ws_col = c->cols};
+	char name[64];
+
+	if ((*ptm = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 ||
+	    grantpt(*ptm) < 0 || unlockpt(*ptm) < 0 ||
+	    ptsname_r(*ptm, name, sizeof name) != 0 ||
+	    (*pts = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+		snprintf(err, cap, "tty: %s", strerror(errno));
+		return -1;
+	}
+	ioctl(*ptm, TIOCSWINSZ, &ws);
+	return 0;
+}
+
 static void on_pidfd(uv_poll_t *p, int status, int events);
 static void on_stream(uv_poll_t *p, int status, int events);
 
@@ -774,6 +827,7 @@ spawn(struct slot *s, const struct config *c, char *err, size_t cap)
 	struct psrv *ps = s->ps;
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
 	int ep[2] = {-1, -1}, pidfd = -1, e = 0, rc;
+	int ptm = -1, pts = -1;
 	struct child a;
 	char *stack = NULL;
 	sigset_t all, old;
@@ -805,6 +859,10 @@ spawn(struct slot *s, const struct config *c, char *err, size_t cap)
 		snprintf(err, cap, "exec: %s", strerror(errno));
 		goto fail;
 	}
+	if (c->tty && open_pty(c, &ptm, &pts, err, cap) < 0) {
+		rc = -errno;
+		goto fail;
+	}
 	a.argv = c->argv;
 	a.env = c->env;
 	if (!a.env) {
@@ -815,9 +873,10 @@ spawn(struct slot *s, const struct config *c, char *err, size_t cap)
 	a.dir = c->dir;
 	a.uid = s->uid;
 	a.c = c;
-	a.fd[0] = in[0];
-	a.fd[1] = out[1];
-	a.fd[2] = er[1];
+	a.fd[0] = c->tty ? pts : in[0];
+	a.fd[1] = c->tty ? pts : out[1];
+	a.fd[2] = c->tty ? pts : er[1];
+	a.tty = c->tty;
 	a.errfd = ep[1];
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -850,6 +909,17 @@ spawn(struct slot *s, const struct config *c, char *err, size_t cap)
 	in[0] = out[1] = er[1] = ep[0] = -1;
 	s->pid = pid;
 	s->pidfd = pidfd;
+	if (c->tty) {
+		/* one terminal: stdin and stdout are its master; stderr's
+		 * pipe has no writer, so it ends at once */
+		close(pts);
+		pts = -1;
+		close(in[1]);
+		close(out[0]);
+		in[1] = dup(ptm);
+		out[0] = ptm;
+		ptm = -1;
+	}
 	s->infd = in[1];
 	s->out.fd = out[0];
 	s->err.fd = er[0];
@@ -883,6 +953,10 @@ fail:
 		if (ep[n] >= 0)
 			close(ep[n]);
 	}
+	if (ptm >= 0)
+		close(ptm);
+	if (pts >= 0)
+		close(pts);
 	free(stack);
 	free(a.groups);
 	return rc;
@@ -979,7 +1053,7 @@ on_stream(uv_poll_t *p, int status, int events)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) {
+	if (n <= 0) { /* EIO: a terminal whose last user has gone */
 		st->eof = 1;
 		uv_poll_stop(p);
 		st->polling = 0;
@@ -1405,6 +1479,11 @@ ps_ctl(struct p9_req *r)
 		kill(-s->pid, a.sig);
 	if (a.close_stdin)
 		stdin_close(s);
+	if (a.winsize && s->state == S_RUNNING && s->out.fd >= 0) {
+		struct winsize ws = {.ws_row = c.rows, .ws_col = c.cols};
+
+		ioctl(s->out.fd, TIOCSWINSZ, &ws); /* SIGWINCH follows */
+	}
 	r->out.u.rwrite.count = count;
 	p9_respond(r);
 }

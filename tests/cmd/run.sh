@@ -136,4 +136,52 @@ same "$(as_nobody "$UNUM" run id -u </dev/null)" "65534" \
 	"a user's program runs as that user"
 kill -TERM $rootpid
 wait $rootpid
+# unum ps and unum kill
+"$UNUM" run sleep 30 </dev/null &
+spid=$!
+sleep 0.5
+json=$("$UNUM" ps --json)
+id=$(echo "$json" | grep -o '"id":[0-9]*,"pid":[0-9]*,"state":"running","uid":[0-9]*,"node":"[^"]*","command":"sleep"' |
+	head -1 | sed 's/^"id":\([0-9]*\),.*/\1/')
+[ -n "$id" ] && ok "unum ps --json lists the running program" ||
+	notok "unum ps --json lists the running program: $json"
+"$UNUM" ps | grep -q " running .* sleep$" && ok "unum ps shows it in a table" ||
+	notok "unum ps shows it in a table"
+"$UNUM" kill -INT "$id"
+wait $spid
+same "$?" "130" "unum kill -INT ID: the program dies of SIGINT"
+"$UNUM" kill 99999 2>"$tmp/err"
+same "$?:$(wc -l <"$tmp/err")" "1:1" "unum kill of no such process: exit 1, one line"
+
+# -t: a terminal, its size followed, ^C delivered, under tmux
+if command -v tmux >/dev/null; then
+	S="unumtest$$"
+	tmux -L "$S" new-session -d -x 100 -y 30 \
+		"UNUM_ADDR=$p_sock $UNUM run -t sh; echo EXIT=\$?; sleep 30"
+	sleep 1
+	tmux -L "$S" send-keys 'stty size' Enter
+	sleep 0.5
+	tmux -L "$S" resize-window -x 120 -y 40
+	sleep 0.5
+	tmux -L "$S" send-keys 'stty size; tty' Enter
+	sleep 0.5
+	tmux -L "$S" send-keys 'sleep 30' Enter
+	sleep 0.5
+	tmux -L "$S" send-keys C-c
+	sleep 0.5
+	tmux -L "$S" send-keys 'exit 3' Enter
+	sleep 1
+	tmux -L "$S" capture-pane -p >"$tmp/pane"
+	tmux -L "$S" kill-server
+	grep -q '^30 100' "$tmp/pane" && ok "-t: the program's terminal has our size" ||
+		notok "-t: the program's terminal has our size"
+	grep -q '^40 120' "$tmp/pane" && ok "-t: a resize reaches it" ||
+		notok "-t: a resize reaches it"
+	grep -q '^/dev/pts/' "$tmp/pane" && ok "-t: it runs on a pty" ||
+		notok "-t: it runs on a pty"
+	grep -q '^EXIT=3' "$tmp/pane" && ok "-t: ^C stops the remote sleep, exit status comes back" ||
+		{ notok "-t: ^C stops the remote sleep, exit status comes back"; sed 's/^/# /' "$tmp/pane"; }
+else
+	notok "tmux is missing (apt-get install tmux)"
+fi
 done_testing

@@ -1254,7 +1254,7 @@ drv_run(struct drv *v, enum p9_dialect d, void (*script)(struct fake *),
 	assert_non_null(p);
 	assert_int_equal(uv_pipe_init(&v->loop, p, 0), 0);
 	assert_int_equal(uv_pipe_open(p, sv[0]), 0);
-	s = p9_stream_uv_new((uv_stream_t *)p);
+	s = p9_stream_uv_new((uv_stream_t *)p, 0);
 	assert_non_null(s);
 	assert_int_equal(
 	    p9_client_connect_stream(&v->loop, s, &o, drv_connected, v), 0);
