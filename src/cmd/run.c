@@ -177,6 +177,22 @@ open_file(struct run *r, const char *name, uint8_t mode)
 	return fid;
 }
 
+struct opening {
+	struct run *r;
+	const char *name;
+	uint8_t mode;
+	uint32_t fid;
+};
+
+static void *
+open_thread(void *arg)
+{
+	struct opening *o = arg;
+
+	o->fid = open_file(o->r, o->name, o->mode);
+	return NULL;
+}
+
 struct relay {
 	struct run *r;
 	uint32_t fid;
@@ -376,13 +392,30 @@ unum_run(int argc, char **argv)
 	idbuf[n] = '\0';
 	snprintf(r.dir, sizeof r.dir, "%u", (unsigned)strtoul(idbuf, NULL, 10));
 
-	/* the streams first, so no output is missed; then one write starts
+	/* the streams first, so no output is missed (opened at once: their
+	 * round trips overlap on the one connection); then one write starts
 	 * it all */
-	out = (struct relay){&r, open_file(&r, "stdout", P9_OREAD), 1};
-	err = (struct relay){&r, open_file(&r, "stderr", P9_OREAD), 2};
-	wfid = open_file(&r, "wait", P9_OREAD);
-	if (use_stdin)
-		in = (struct relay){&r, open_file(&r, "stdin", P9_OWRITE), 0};
+	{
+		struct opening o[4] = {
+		    {&r, "stdout", P9_OREAD, 0},
+		    {&r, "stderr", P9_OREAD, 0},
+		    {&r, "wait", P9_OREAD, 0},
+		    {&r, "stdin", P9_OWRITE, 0},
+		};
+		pthread_t t[4];
+		int i, k = use_stdin ? 4 : 3;
+
+		for (i = 1; i < k; i++)
+			pthread_create(&t[i], NULL, open_thread, &o[i]);
+		open_thread(&o[0]);
+		for (i = 1; i < k; i++)
+			pthread_join(t[i], NULL);
+		out = (struct relay){&r, o[0].fid, 1};
+		err = (struct relay){&r, o[1].fid, 2};
+		wfid = o[2].fid;
+		if (use_stdin)
+			in = (struct relay){&r, o[3].fid, 0};
+	}
 	if (!(text = spawn_text(argv + optind, !use_stdin, r.tty)))
 		die("out of memory");
 	rc = (int)p9_cl_write(r.cl, r.ctl, 0, text, strlen(text));
