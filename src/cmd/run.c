@@ -134,8 +134,8 @@ spawn_text(char **argv, int close_stdin, int tty)
 		bad |= put_word(&buf, &len, &cap, argv[i]);
 	bad |= put_text(&buf, &len, &cap, "\n");
 	for (e = environ; e && *e && !bad; e++) {
-		if (!strchr(*e, '=') || **e == '=' || strchr(*e, '\n'))
-			continue; /* not a NAME=VALUE a line can carry */
+		if (!strchr(*e, '=') || **e == '=')
+			continue; /* not a NAME=VALUE */
 		bad |= put_text(&buf, &len, &cap, "env");
 		bad |= put_word(&buf, &len, &cap, *e);
 		bad |= put_text(&buf, &len, &cap, "\n");

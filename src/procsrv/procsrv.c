@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -120,8 +121,9 @@ struct slot {
 	int done;
 	struct held *waiters;
 	uv_timer_t killtimer;
-	int nhandles; /* open libuv handles: freed when none is left */
-	int dead;     /* no fid, and nothing runs: free when handles go */
+	char cg[1500]; /* its cgroup v2, "" if none */
+	int nhandles;  /* open libuv handles: freed when none is left */
+	int dead;      /* no fid, and nothing runs: free when handles go */
 	struct slot *next;
 };
 
@@ -129,6 +131,7 @@ struct psrv {
 	uv_loop_t *loop;
 	struct psrv_opts o;
 	char node[64];
+	char cgroot[1400]; /* cgroup v2 directory for the slots, "" if none */
 	unsigned nextid;
 	unsigned nslots;
 	struct slot *slots;
@@ -280,6 +283,9 @@ stdin_close(struct slot *s)
 	s->infd = -1;
 }
 
+static int cg_kill(struct slot *s);
+static void cg_remove(struct psrv *ps, const char *cg);
+
 /* Frees the slot once no fid names it and nothing of it runs.  A slot
  * told to persist that ends with no fid on it stays, with its output and
  * status, until a fid visits it and goes (from_unref). */
@@ -291,6 +297,13 @@ slot_maybe_free(struct slot *s, int from_unref)
 	if (s->c.persist && !from_unref)
 		return;
 	s->dead = 1;
+	if (*s->cg) {
+		/* nothing it started outlives it (unless told to persist):
+		 * the cgroup goes too */
+		if (!s->c.persist)
+			cg_kill(s);
+		cg_remove(s->ps, s->cg);
+	}
 	stdin_close(s);
 	stream_close(&s->out);
 	stream_close(&s->err);
@@ -298,13 +311,53 @@ slot_maybe_free(struct slot *s, int from_unref)
 	close_handle(s, (uv_handle_t *)&s->killtimer);
 }
 
+/* Kills everything in the slot's cgroup, also what left its process group
+ * (a daemonised child).  0, or -1 without a cgroup. */
+static int
+cg_kill(struct slot *s)
+{
+	char path[1600];
+	int fd, rc;
+
+	if (!*s->cg)
+		return -1;
+	snprintf(path, sizeof path, "%s/cgroup.kill", s->cg);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = write(fd, "1", 1) == 1 ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+/* Removes the slot's cgroup once empty; one that is not empty yet (its
+ * last processes still dying) is tried again at the next slot's end. */
+static void
+cg_remove(struct psrv *ps, const char *cg)
+{
+	static char pending[16][1500];
+	int i;
+
+	for (i = 0; i < 16; i++)
+		if (pending[i][0] && rmdir(pending[i]) == 0)
+			pending[i][0] = '\0';
+	if (!*cg || rmdir(cg) == 0 || errno == ENOENT)
+		return;
+	for (i = 0; i < 16; i++)
+		if (!pending[i][0]) {
+			snprintf(pending[i], sizeof pending[i], "%s", cg);
+			return;
+		}
+}
+
 static void
 on_killtimer(uv_timer_t *t)
 {
 	struct slot *s = t->data;
 
-	if (s->state == S_RUNNING || s->state == S_KILLED)
+	if (s->state == S_RUNNING || s->state == S_KILLED) {
 		kill(-s->pid, SIGKILL);
+		cg_kill(s);
+	}
 }
 
 static void
@@ -699,8 +752,9 @@ struct child {
 	const struct config *c;
 	int fd[3];
 	int errfd;
-	int setids; /* switch to uid/gid/groups (a root daemon) */
-	int tty;    /* fd[0..2] are a terminal: a session of its own */
+	int setids;          /* switch to uid/gid/groups (a root daemon) */
+	int tty;             /* fd[0..2] are a terminal: a session of its own */
+	const char *cgprocs; /* cgroup.procs to enter, or NULL */
 };
 
 /* The child, sharing the daemon's memory until exec: raw system calls and
@@ -715,6 +769,16 @@ child_main(void *arg)
 	const char *p, *colon;
 	int i, e = 0;
 
+	if (a->cgprocs) { /* into the slot's cgroup, while still root */
+		int fd = open(a->cgprocs, O_WRONLY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			if (write(fd, "0", 1) < 0) {
+				/* no cgroup: it runs all the same */
+			}
+			close(fd);
+		}
+	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	for (i = 1; i < _NSIG; i++)
@@ -828,6 +892,7 @@ spawn(struct slot *s, const struct config *c, char *err, size_t cap)
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
 	int ep[2] = {-1, -1}, pidfd = -1, e = 0, rc;
 	int ptm = -1, pts = -1;
+	char cgprocs[1600];
 	struct child a;
 	char *stack = NULL;
 	sigset_t all, old;
@@ -862,6 +927,15 @@ spawn(struct slot *s, const struct config *c, char *err, size_t cap)
 	if (c->tty && open_pty(c, &ptm, &pts, err, cap) < 0) {
 		rc = -errno;
 		goto fail;
+	}
+	if (*ps->cgroot && a.setids) {
+		snprintf(s->cg, sizeof s->cg, "%s/%u", ps->cgroot, s->id);
+		if (mkdir(s->cg, 0755) == 0 || errno == EEXIST) {
+			snprintf(
+			    cgprocs, sizeof cgprocs, "%s/cgroup.procs", s->cg);
+			a.cgprocs = cgprocs;
+		} else
+			s->cg[0] = '\0';
 	}
 	a.argv = c->argv;
 	a.env = c->env;
@@ -1423,6 +1497,24 @@ ps_flush(struct p9_req *old)
 		p9_respond_error(old, EINTR);
 }
 
+/* Ends the line at p at its first newline outside quotes (a quoted word
+ * may hold newlines: sh -c 'two\nlines'); returns the next line or NULL. */
+static char *
+line_end(char *p)
+{
+	int quoted = 0;
+
+	for (; *p; p++) {
+		if (*p == '\'')
+			quoted = !quoted; /* '' inside quotes toggles twice */
+		else if (*p == '\n' && !quoted) {
+			*p = '\0';
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
 static void
 ps_ctl(struct p9_req *r)
 {
@@ -1452,8 +1544,7 @@ ps_ctl(struct p9_req *r)
 		return;
 	}
 	for (line = text; line && !rc; line = next) {
-		if ((next = strchr(line, '\n')))
-			*next++ = '\0';
+		next = line_end(line);
 		rc = ctl_line(s, line, &c, &a, err, sizeof err);
 	}
 	free(text);
@@ -1587,6 +1678,51 @@ psrv_ops(void)
 	return &ops;
 }
 
+/* A cgroup v2 directory for the slots, beneath the daemon's own cgroup
+ * (where systemd delegates to it).  Without a writable cgroup v2 the
+ * slots are process groups only. */
+static void
+find_cgroup(struct psrv *ps)
+{
+	char line[1024], mnt[256] = "", self[1024] = "", dir[1400];
+	FILE *f;
+
+	if (geteuid() != 0)
+		return;
+	if ((f = fopen("/proc/self/mounts", "re"))) {
+		char dev[256], path[256], type[64];
+
+		while (fgets(line, sizeof line, f))
+			if (sscanf(line, "%255s %255s %63s", dev, path, type) ==
+			        3 &&
+			    !strcmp(type, "cgroup2")) {
+				snprintf(mnt, sizeof mnt, "%s", path);
+				break;
+			}
+		fclose(f);
+	}
+	if ((f = fopen("/proc/self/cgroup", "re"))) {
+		while (fgets(line, sizeof line, f))
+			if (!strncmp(line, "0::", 3)) {
+				line[strcspn(line, "\n")] = '\0';
+				snprintf(self, sizeof self, "%s", line + 3);
+			}
+		fclose(f);
+	}
+	if (!*mnt)
+		return;
+	snprintf(dir, sizeof dir, "%s%s/unum-procs-%d", mnt,
+	    strcmp(self, "/") ? self : "", (int)getpid());
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		p9_log(LOG_INFO,
+		    "no cgroup for processes (%s: %s): process "
+		    "groups only",
+		    dir, strerror(errno));
+		return;
+	}
+	snprintf(ps->cgroot, sizeof ps->cgroot, "%s", dir);
+}
+
 struct psrv *
 psrv_new(uv_loop_t *loop, const struct psrv_opts *o, int *err)
 {
@@ -1600,6 +1736,7 @@ psrv_new(uv_loop_t *loop, const struct psrv_opts *o, int *err)
 	ps->o = *o;
 	snprintf(ps->node, sizeof ps->node, "%s", o->node ? o->node : "-");
 	ps->o.node = ps->node;
+	find_cgroup(ps);
 	return ps;
 }
 
@@ -1633,5 +1770,8 @@ psrv_free(struct psrv *ps)
 	}
 	/* slots are freed as their handles close, on the loop's last run;
 	 * what remains is the daemon's exit */
+	cg_remove(ps, "");
+	if (*ps->cgroot)
+		rmdir(ps->cgroot);
 	free(ps);
 }

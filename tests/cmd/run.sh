@@ -42,6 +42,9 @@ same "$(cd /tmp && "$UNUM" run pwd </dev/null)" "/tmp" \
 	"the program starts in the caller's directory"
 same "$(FOO='a b'\''c' "$UNUM" run sh -c 'echo "$FOO"' </dev/null)" "a b'c" \
 	"the environment goes along, quoting intact"
+script=$(printf 'echo one\necho "two  %sthree%s"' "'" "'")
+same "$("$UNUM" run sh -c "$script" </dev/null | tr '\n' '|')" "one|two  'three'|" \
+	"an argument may hold newlines and quotes"
 same "$(echo x | "$UNUM" run -N cat)" "" "-N gives the program an empty stdin"
 
 # forwarded signals
@@ -183,5 +186,19 @@ if command -v tmux >/dev/null; then
 		{ notok "-t: ^C stops the remote sleep, exit status comes back"; sed 's/^/# /' "$tmp/pane"; }
 else
 	notok "tmux is missing (apt-get install tmux)"
+fi
+# what a program daemonises (a new session, out of its process group) dies
+# with its slot when cgroup v2 is there to find it
+if grep -q ' cgroup2 rw' /proc/mounts; then
+	"$UNUM" run sh -c 'setsid sh -c "echo \$\$; exec sleep 99" >"$1" 2>/dev/null </dev/null &
+		sleep 0.3' sh "$tmp/dpid" </dev/null
+	dpid=$(cat "$tmp/dpid" 2>/dev/null)
+	[ -n "$dpid" ] || dpid=1 # nothing started: PID 1 lives, and fails it
+	i=0
+	while kill -0 "$dpid" 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -0 "$dpid" 2>/dev/null && { notok "a daemonised child dies with its slot (cgroup.kill)"; kill "$dpid"; } ||
+		ok "a daemonised child dies with its slot (cgroup.kill)"
+else
+	ok "# SKIP no writable cgroup v2: process groups only"
 fi
 done_testing
