@@ -13,6 +13,7 @@
  * fid goes, a running program that was not told to persist gets SIGHUP,
  * and SIGKILL after the grace time.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -330,16 +331,24 @@ cg_kill(struct slot *s)
 }
 
 /* Removes the slot's cgroup once empty; one that is not empty yet (its
- * last processes still dying) is tried again at the next slot's end. */
+ * last processes still dying) is tried again at the next slot's end, and
+ * at exit (cg NULL), when it is waited for a little. */
 static void
 cg_remove(struct psrv *ps, const char *cg)
 {
 	static char pending[16][1500];
-	int i;
+	int i, tries;
 
 	for (i = 0; i < 16; i++)
-		if (pending[i][0] && rmdir(pending[i]) == 0)
-			pending[i][0] = '\0';
+		for (tries = 0; pending[i][0] && tries < (cg ? 1 : 100);
+		     tries++) {
+			if (rmdir(pending[i]) == 0 || errno == ENOENT)
+				pending[i][0] = '\0';
+			else if (!cg)
+				usleep(10000);
+		}
+	if (!cg)
+		return;
 	if (!*cg || rmdir(cg) == 0 || errno == ENOENT)
 		return;
 	for (i = 0; i < 16; i++)
@@ -1678,6 +1687,59 @@ psrv_ops(void)
 	return &ops;
 }
 
+/* Whether pid is a live unumd (a pid may have been reused since). */
+static int
+is_unumd(int pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/comm", pid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	if (!fgets(comm, sizeof comm, f))
+		comm[0] = '\0';
+	fclose(f);
+	return !strcmp(comm, "unumd\n");
+}
+
+/* Removes what a daemon that died left: unum-procs-PID directories of
+ * processes gone, once empty (their slots' directories first). */
+static void
+sweep(const char *mnt, const char *self)
+{
+	char base[1400], path[2400];
+	struct dirent *de, *se;
+	DIR *d, *sd;
+
+	snprintf(base, sizeof base, "%s%s", mnt, self);
+	if (!(d = opendir(base)))
+		return;
+	while ((de = readdir(d))) {
+		int pid;
+
+		if (sscanf(de->d_name, "unum-procs-%d", &pid) != 1 ||
+		    is_unumd(pid))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", base, de->d_name);
+		if ((sd = opendir(path))) {
+			while ((se = readdir(sd))) {
+				char sub[2700];
+
+				if (se->d_type != DT_DIR ||
+				    se->d_name[0] == '.')
+					continue;
+				snprintf(
+				    sub, sizeof sub, "%s/%s", path, se->d_name);
+				rmdir(sub);
+			}
+			closedir(sd);
+		}
+		rmdir(path);
+	}
+	closedir(d);
+}
+
 /* A cgroup v2 directory for the slots, beneath the daemon's own cgroup
  * (where systemd delegates to it).  Without a writable cgroup v2 the
  * slots are process groups only. */
@@ -1711,6 +1773,7 @@ find_cgroup(struct psrv *ps)
 	}
 	if (!*mnt)
 		return;
+	sweep(mnt, strcmp(self, "/") ? self : "");
 	snprintf(dir, sizeof dir, "%s%s/unum-procs-%d", mnt,
 	    strcmp(self, "/") ? self : "", (int)getpid());
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
@@ -1770,7 +1833,7 @@ psrv_free(struct psrv *ps)
 	}
 	/* slots are freed as their handles close, on the loop's last run;
 	 * what remains is the daemon's exit */
-	cg_remove(ps, "");
+	cg_remove(ps, NULL);
 	if (*ps->cgroot)
 		rmdir(ps->cgroot);
 	free(ps);

@@ -82,12 +82,12 @@ same "$n1:$state:$(wc -l <"$tmp/tick")" "$n2:T:30" \
 	"SIGTSTP stops program and client, SIGCONT resumes both"
 
 # many at once
-pids=""
+spawned=""
 for i in $(seq 1 200); do
 	"$UNUM" run echo "n$i" </dev/null >"$tmp/c$i" 2>&1 &
-	pids="$pids $!"
+	spawned="$spawned $!"
 done
-wait $pids
+wait $spawned
 good=0
 for i in $(seq 1 200); do
 	[ "$(cat "$tmp/c$i")" = "n$i" ] && good=$((good + 1))
