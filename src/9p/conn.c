@@ -537,6 +537,23 @@ p9_req_data(struct p9_req *r, uint32_t *cap)
 	return r->rbuf + P9_RREADHDR;
 }
 
+void
+p9_respond_bytes(struct p9_req *r, const void *data, size_t len)
+{
+	uint64_t off = r->in.u.read.offset;
+	uint32_t cap;
+	uint8_t *buf = p9_req_data(r, &cap);
+	size_t n = off >= len ? 0 : len - (size_t)off;
+
+	if (n > cap)
+		n = cap;
+	if (n) /* data + off would point past the end */
+		memcpy(buf, (const uint8_t *)data + off, n);
+	r->out.u.rread.count = (uint32_t)n;
+	r->out.u.rread.data = buf;
+	p9_respond(r);
+}
+
 static uint8_t
 dirent_type(const struct p9_qid *q)
 {

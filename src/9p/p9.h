@@ -788,6 +788,9 @@ void p9_respond_errmsg(struct p9_req *r, int err, const char *fmt, ...)
  * bounded by msize) to put data in; set out.u.rread.count and respond.
  * Saves a copy of the data. */
 uint8_t *p9_req_data(struct p9_req *r, uint32_t *cap);
+/* Answers a Tread of a file whose contents are data[0..len): the part at
+ * the request's offset that fits its count (0 bytes past the end). */
+void p9_respond_bytes(struct p9_req *r, const void *data, size_t len);
 
 /* Directory reads for synthetic trees.  gen fills *st with entry `index`
  * (strings must stay valid until the next call) and returns 0, or -1 past

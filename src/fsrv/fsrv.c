@@ -1164,18 +1164,7 @@ fs_read(struct p9_req *r)
 	struct ffid *f = r->fid->aux;
 
 	if (f->xmode == XREAD) {
-		uint64_t off = r->in.u.read.offset;
-		uint32_t cap;
-		uint8_t *buf = p9_req_data(r, &cap);
-		size_t n = off >= f->xlen ? 0 : f->xlen - off;
-
-		if (n > cap)
-			n = cap;
-		if (n) /* xbuf + off would point past the buffer */
-			memcpy(buf, f->xbuf + off, n);
-		r->out.u.rread.count = (uint32_t)n;
-		r->out.u.rread.data = buf;
-		p9_respond(r);
+		p9_respond_bytes(r, f->xbuf, f->xlen);
 		return;
 	}
 	if (f->fd < 0) {

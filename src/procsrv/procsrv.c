@@ -1048,22 +1048,6 @@ fail:
 /* ---- the process's end and streams ---- */
 
 static void
-answer_text(struct p9_req *r, const char *t, size_t len)
-{
-	uint64_t off = r->in.u.read.offset;
-	uint32_t cap;
-	uint8_t *buf = p9_req_data(r, &cap);
-	size_t n = off >= len ? 0 : len - off;
-
-	if (n > cap)
-		n = cap;
-	memcpy(buf, t + off, n);
-	r->out.u.rread.count = (uint32_t)n;
-	r->out.u.rread.data = buf;
-	p9_respond(r);
-}
-
-static void
 on_pidfd(uv_poll_t *p, int status, int events)
 {
 	struct slot *s = p->data;
@@ -1095,7 +1079,7 @@ on_pidfd(uv_poll_t *p, int status, int events)
 	s->done = 1;
 	while ((h = s->waiters)) {
 		s->waiters = h->next;
-		answer_text(h->r, s->wait, strlen(s->wait));
+		p9_respond_bytes(h->r, s->wait, strlen(s->wait));
 		free(h);
 	}
 	slot_maybe_free(s, 0);
@@ -1489,7 +1473,7 @@ ps_read(struct p9_req *r)
 		p9_respond_error(r, ENOMEM);
 		return;
 	}
-	answer_text(r, t, len);
+	p9_respond_bytes(r, t, len);
 	free(t);
 }
 

@@ -491,10 +491,6 @@ fs_read(struct p9_req *r)
 {
 	struct rfid *f = r->fid->aux;
 	struct node *n = f->n;
-	uint64_t off = r->in.u.read.offset;
-	uint32_t cap;
-	uint8_t *buf;
-	size_t k;
 
 	if (n->mode & P9_DMDIR) {
 		p9_respond_dirread(r, dirgen, f);
@@ -517,15 +513,7 @@ fs_read(struct p9_req *r)
 		fifo_answer(n);
 		return;
 	}
-	buf = p9_req_data(r, &cap);
-	k = off >= n->len ? 0 : n->len - off;
-	if (k > cap)
-		k = cap;
-	if (k)
-		memcpy(buf, n->data + off, k);
-	r->out.u.rread.count = (uint32_t)k;
-	r->out.u.rread.data = buf;
-	p9_respond(r);
+	p9_respond_bytes(r, n->data, n->len);
 }
 
 static void
