@@ -77,6 +77,25 @@ for i in 1 2 3; do
 	[ "$got" = "$want" ] || ok=0
 done
 echo
+echo "demo: programs run on each node at once (unum run), output and status relayed"
+jobs=""
+for i in 1 2 3; do
+	"$UNUM" run -n "127.0.0.$i:$PORT" sh -c \
+		"cd '$work/export$i' && sha256sum data | cut -c1-16 | sed 's/^/node$i computed /'" \
+		</dev/null &
+	jobs="$jobs $!"
+done
+wait $jobs
+rc=0
+run "$UNUM" run -n "127.0.0.2:$PORT" sh -c 'echo "a job on node2"; exit 3' \
+	</dev/null || rc=$?
+echo "(exit status $rc, as if it ran here)"
+"$UNUM" run -n "127.0.0.3:$PORT" sleep 2 </dev/null &
+job=$!
+sleep 0.3
+run "$UNUM" ps -n "127.0.0.3:$PORT"
+wait $job
+echo
 echo "demo: diod's own client lists node3's export (interoperability)"
 if command -v /usr/sbin/diodls >/dev/null; then
 	run /usr/sbin/diodls -l -s "127.0.0.3:$PORT" -a fs /
