@@ -844,7 +844,7 @@ fail:
 }
 
 static int
-user_groups(uid_t uid, gid_t *gid, gid_t **groups, int *n)
+lookup_groups(uid_t uid, gid_t *gid, gid_t **groups, int *n)
 {
 	struct passwd pw, *pwp = NULL;
 	char buf[4096];
@@ -888,6 +888,61 @@ open_pty(const struct config *c, int *ptm, int *pts, char *err, size_t cap)
 		return -1;
 	}
 	ioctl(*ptm, TIOCSWINSZ, &ws);
+	return 0;
+}
+
+/* The user database, remembered for a minute per uid: a spawn then reads
+ * no /etc/passwd or /etc/group (nor waits for a directory service). */
+#define USER_CACHE 32
+#define USER_TTL 60
+
+static struct {
+	uid_t uid;
+	gid_t gid;
+	int known; /* a database entry: gid is its, not the caller's */
+	gid_t *groups;
+	int n;
+	time_t when;
+} ucache[USER_CACHE];
+
+static int
+user_groups(uid_t uid, gid_t *gid, gid_t **groups, int *n)
+{
+	time_t now = time(NULL);
+	int i, slot = 0, rc;
+	gid_t g = *gid;
+
+	for (i = 0; i < USER_CACHE; i++) {
+		if (ucache[i].when && ucache[i].uid == uid &&
+		    now - ucache[i].when < USER_TTL)
+			break;
+		if (ucache[i].when < ucache[slot].when)
+			slot = i; /* the oldest goes */
+	}
+	if (i == USER_CACHE) {
+		gid_t *gs = NULL;
+		int gn = 0;
+
+		if ((rc = lookup_groups(uid, &g, &gs, &gn)) < 0)
+			return rc;
+		free(ucache[slot].groups);
+		ucache[slot].uid = uid;
+		ucache[slot].known = g != *gid || gs != NULL;
+		ucache[slot].gid = g;
+		ucache[slot].groups = gs;
+		ucache[slot].n = gn;
+		ucache[slot].when = now;
+		i = slot;
+	}
+	if (ucache[i].known)
+		*gid = ucache[i].gid;
+	*n = ucache[i].n;
+	*groups = NULL;
+	if (*n) {
+		if (!(*groups = malloc((size_t)*n * sizeof **groups)))
+			return -ENOMEM;
+		memcpy(*groups, ucache[i].groups, (size_t)*n * sizeof **groups);
+	}
 	return 0;
 }
 
