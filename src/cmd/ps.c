@@ -35,23 +35,6 @@ read_text(
 	return 0;
 }
 
-static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 int
 unum_ps(int argc, char **argv)
 {
@@ -139,11 +122,11 @@ unum_ps(int argc, char **argv)
 			if (json) {
 				printf("%s{\"id\":%u,\"pid\":%d,\"state\":",
 				    first ? "" : ",", id, pid);
-				json_str(state);
+				unum_json_str(state);
 				printf(",\"uid\":%u,\"node\":", uid);
-				json_str(node);
+				unum_json_str(node);
 				printf(",\"command\":");
-				json_str(cmd);
+				unum_json_str(cmd);
 				printf("}");
 				first = 0;
 			} else

@@ -14,6 +14,9 @@ int unum_run(int argc, char **argv);
 int unum_ps(int argc, char **argv);
 int unum_kill(int argc, char **argv);
 
+/* Prints s as a JSON string (unum.c), for --json output. */
+void unum_json_str(const char *s);
+
 /* Connects to the process server at addr (NULL: $UNUM_ADDR, else the
  * local socket) over 9P2000.u and attaches "proc"; *root is the attached
  * fid, *shown the address as given.  On failure, one line and exit 255. */

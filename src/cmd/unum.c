@@ -92,8 +92,8 @@ split(const char *path, char *dir, size_t cap, const char **name)
 	return **name ? 0 : -EINVAL;
 }
 
-static void
-json_str(const char *s)
+void
+unum_json_str(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -140,13 +140,13 @@ print_attr(struct ctx *c, const char *name, const struct attr *at, int *first)
 
 	if (c->json) {
 		printf("%s{\"name\":", *first ? "" : ",");
-		json_str(name);
+		unum_json_str(name);
 		printf(",\"mode\":%" PRIu32, a->mode);
 		if (at->named) {
 			printf(",\"user\":");
-			json_str(at->user);
+			unum_json_str(at->user);
 			printf(",\"group\":");
-			json_str(at->group);
+			unum_json_str(at->group);
 		} else
 			printf(",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32, a->uid,
 			    a->gid);
