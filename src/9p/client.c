@@ -446,7 +446,7 @@ dispatch(struct p9_client *c, uint8_t *msg, size_t size)
 	keep = call->flushing;
 	if (!keep)
 		tag_release(c, call->tag);
-	call->cb(call->arg, err, err ? NULL : &r);
+	call->cb(call->arg, err, &r); /* an error: r is Rerror/Rlerror */
 	if (!keep)
 		free(call);
 }
@@ -483,6 +483,9 @@ on_read(struct p9_stream *s, size_t n)
 
 	c->rend += n;
 	c->depth++;
+	/* what the callbacks send in answer goes out together */
+	if (s->ops->cork)
+		s->ops->cork(s, 1);
 	while (c->state != DEAD) {
 		avail = c->rend - c->rstart;
 		if (avail < 4)
@@ -507,6 +510,8 @@ on_read(struct p9_stream *s, size_t n)
 	}
 	if (c->rstart == c->rend)
 		c->rstart = c->rend = 0;
+	if (s->ops->cork)
+		s->ops->cork(s, 0);
 	c->depth--;
 	maybe_free(c);
 }

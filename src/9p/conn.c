@@ -1172,7 +1172,12 @@ on_read(struct p9_stream *s, size_t n)
 	struct p9_conn *c = s->user;
 
 	c->ilen += n;
+	/* the replies to a batch of requests go out together */
+	if (s->ops->cork)
+		s->ops->cork(s, 1);
 	conn_input(c);
+	if (s->ops->cork)
+		s->ops->cork(s, 0);
 }
 
 static void

@@ -577,6 +577,10 @@ struct p9_stream_ops {
 	/* Queues len bytes of buf, which the stream then owns (free()d once
 	 * written or on close).  Returns 0 or -errno (buf freed anyway). */
 	int (*write)(struct p9_stream *s, uint8_t *buf, size_t len);
+	/* Optional.  While on, writes are held back; turning it off sends
+	 * them in one go (one system call for a batch of replies or
+	 * requests).  A failure then ends the stream (on_end). */
+	void (*cork)(struct p9_stream *s, int on);
 	/* Turns reading on or off (backpressure). */
 	void (*set_reading)(struct p9_stream *s, int on);
 	/* Closes; calls s->on_close once it is gone, then s is freed.  No
@@ -816,8 +820,10 @@ struct p9_client_opts {
 
 /*
  * A finished call: err is 0 and r the reply (valid only during the
- * callback), or err is a positive errno (from Rlerror/Rerror, EINTR for a
- * flushed call, ECONNRESET when the connection went) and r NULL.
+ * callback), or err is a positive errno.  An error the server sent comes
+ * with r, its Rerror (whose ename is the server's text) or Rlerror; EINTR
+ * for a flushed call and ECONNRESET when the connection went come with r
+ * NULL.
  */
 typedef void (*p9_call_cb)(void *arg, int err, struct p9_fcall *r);
 

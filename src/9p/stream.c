@@ -22,13 +22,18 @@ struct uvstream {
 	uv_stream_t *h;
 	int reading;
 	int closing;
+	int corked;
+	uv_buf_t *held; /* writes held back while corked */
+	unsigned nheld, capheld;
 };
 
+/* One write of n buffers, which it owns. */
 struct wreq {
 	uv_write_t w;
 	struct uvstream *us;
-	uint8_t *buf;
 	size_t len;
+	unsigned n;
+	uv_buf_t b[];
 };
 
 static void
@@ -63,9 +68,11 @@ write_cb(uv_write_t *w, int status)
 {
 	struct wreq *wr = (struct wreq *)w;
 	struct uvstream *us = wr->us;
+	unsigned i;
 
 	us->s.queued -= wr->len;
-	free(wr->buf);
+	for (i = 0; i < wr->n; i++)
+		free(wr->b[i].base);
 	free(wr);
 	if (us->closing)
 		return;
@@ -75,34 +82,87 @@ write_cb(uv_write_t *w, int status)
 		us->s.on_written(&us->s);
 }
 
+static void
+free_bufs(uv_buf_t *b, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		free(b[i].base);
+}
+
+/* Writes b[0..n) (owned; freed in any case) in one request. */
+static int
+send_bufs(struct uvstream *us, const uv_buf_t *b, unsigned n)
+{
+	struct wreq *wr;
+	size_t len = 0;
+	unsigned i;
+	int rc;
+
+	if (!(wr = malloc(sizeof *wr + n * sizeof *b))) {
+		free_bufs((uv_buf_t *)b, n);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++)
+		len += b[i].len;
+	wr->us = us;
+	wr->len = len;
+	wr->n = n;
+	memcpy(wr->b, b, n * sizeof *b);
+	us->s.queued += len;
+	if ((rc = uv_write(&wr->w, us->h, wr->b, n, write_cb)) < 0) {
+		us->s.queued -= len;
+		free_bufs(wr->b, n);
+		free(wr);
+	}
+	return rc;
+}
+
 static int
 uv_write_buf(struct p9_stream *s, uint8_t *buf, size_t len)
 {
 	struct uvstream *us = (struct uvstream *)s;
-	struct wreq *wr;
-	uv_buf_t b;
-	int rc;
+	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
 
 	if (us->closing) {
 		free(buf);
 		return -EPIPE;
 	}
-	if (!(wr = malloc(sizeof *wr))) {
-		free(buf);
-		return -ENOMEM;
+	if (!us->corked)
+		return send_bufs(us, &b, 1);
+	if (us->nheld == us->capheld) {
+		unsigned ncap = us->capheld ? 2 * us->capheld : 16;
+		uv_buf_t *nb = realloc(us->held, ncap * sizeof *nb);
+
+		if (!nb) /* no room to hold it: out it goes */
+			return send_bufs(us, &b, 1);
+		us->held = nb;
+		us->capheld = ncap;
 	}
-	wr->us = us;
-	wr->buf = buf;
-	wr->len = len;
-	b = uv_buf_init((char *)buf, (unsigned)len);
+	us->held[us->nheld++] = b;
 	s->queued += len;
-	if ((rc = uv_write(&wr->w, us->h, &b, 1, write_cb)) < 0) {
-		s->queued -= len;
-		free(buf);
-		free(wr);
-		return rc;
-	}
 	return 0;
+}
+
+static void
+uv_cork(struct p9_stream *s, int on)
+{
+	struct uvstream *us = (struct uvstream *)s;
+	size_t len = 0;
+	unsigned i, n = us->nheld;
+
+	us->corked = on;
+	if (on || n == 0)
+		return;
+	us->nheld = 0;
+	for (i = 0; i < n; i++)
+		len += us->held[i].len;
+	s->queued -= len; /* send_bufs counts them again */
+	if (us->closing)
+		free_bufs(us->held, n);
+	else if (send_bufs(us, us->held, n) < 0 && s->on_end)
+		s->on_end(s, -EPIPE);
 }
 
 static void
@@ -126,6 +186,8 @@ close_cb(uv_handle_t *h)
 
 	if (us->s.on_close)
 		us->s.on_close(&us->s);
+	free_bufs(us->held, us->nheld);
+	free(us->held);
 	free(us->h);
 	free(us);
 }
@@ -143,6 +205,7 @@ uv_close_stream(struct p9_stream *s)
 
 static const struct p9_stream_ops uv_ops = {
     .write = uv_write_buf,
+    .cork = uv_cork,
     .set_reading = uv_set_reading,
     .close = uv_close_stream,
 };

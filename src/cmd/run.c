@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <signal.h>
@@ -16,6 +17,10 @@
 #include <termios.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+
+#include <uv.h>
 
 #include "9p/p9.h"
 #include "run.h"
@@ -51,13 +56,49 @@ term_size(unsigned *rows, unsigned *cols)
 	}
 }
 
+/* One stream of output (stdout, stderr) relayed to a descriptor here. */
+struct out {
+	struct run *r;
+	uint32_t fid;
+	int fd;
+};
+
+/* stdin: a thread reads (a terminal or a pipe may block; libuv would make
+ * the descriptor non-blocking for everyone who shares it) and hands each
+ * chunk to the loop, which writes it and hands the buffer back. */
+struct in {
+	struct run *r;
+	uint32_t fid;
+	uv_async_t wake;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint8_t *buf;
+	size_t cap;
+	ssize_t len;  /* a chunk for the loop; 0 the end, -1 none */
+	size_t first; /* bytes already in buf before the thread starts */
+};
+
 struct run {
-	int tty; /* -t: the program runs on a terminal */
-	struct p9_cl *cl;
-	const char *addr;
-	uint32_t root, ctl;
-	char dir[32]; /* the slot: "N" */
-	size_t iosize;
+	uv_loop_t *loop;
+	struct p9_client *c;
+	const char *addr; /* as given, for messages */
+	const char *cmd;  /* the program, for messages */
+	char *text;       /* the spawn, one write to ctl */
+	int tty;          /* -t: the program runs on a terminal */
+	int use_stdin;
+	uint32_t root, ctl, wait;
+	uint32_t iosize;
+	char dir[16]; /* the slot: "N" */
+	struct out out, err;
+	struct in in;
+	int ended;  /* output streams at their end */
+	int status; /* the exit status once known, else -1 */
+	/* signals come through a signalfd; those before the spawn was sent
+	 * wait in pending */
+	int sigfd;
+	uv_poll_t sigpoll;
+	int spawned;
+	sigset_t pending;
 };
 
 static void
@@ -163,80 +204,6 @@ spawn_text(char **argv, int close_stdin, int tty)
 	return buf;
 }
 
-static uint32_t
-open_file(struct run *r, const char *name, uint8_t mode)
-{
-	char path[64];
-	uint32_t fid = p9_cl_fid_new(r->cl);
-	int rc;
-
-	snprintf(path, sizeof path, "%s/%s", r->dir, name);
-	if ((rc = p9_cl_walk(r->cl, r->root, fid, path, NULL)) < 0 ||
-	    (rc = p9_cl_open(r->cl, fid, mode, NULL, NULL)) < 0)
-		die("%s on %s: %s", path, r->addr, strerror(-rc));
-	return fid;
-}
-
-struct opening {
-	struct run *r;
-	const char *name;
-	uint8_t mode;
-	uint32_t fid;
-};
-
-static void *
-open_thread(void *arg)
-{
-	struct opening *o = arg;
-
-	o->fid = open_file(o->r, o->name, o->mode);
-	return NULL;
-}
-
-struct relay {
-	struct run *r;
-	uint32_t fid;
-	int fd;
-};
-
-/* stdout or stderr: read until the end, write everything. */
-static void *
-relay_out(void *arg)
-{
-	struct relay *x = arg;
-	uint8_t *buf = malloc(x->r->iosize);
-	ssize_t n, w;
-	size_t off;
-
-	if (!buf)
-		return NULL;
-	while ((n = p9_cl_read(x->r->cl, x->fid, 0, buf, x->r->iosize)) > 0)
-		for (off = 0; off < (size_t)n; off += (size_t)w)
-			if ((w = write(x->fd, buf + off, (size_t)n - off)) <= 0)
-				goto out; /* our reader went away */
-out:
-	free(buf);
-	return NULL;
-}
-
-/* stdin: forward until our end of file, then close the program's. */
-static void *
-relay_in(void *arg)
-{
-	struct relay *x = arg;
-	uint8_t *buf = malloc(x->r->iosize);
-	ssize_t n;
-
-	if (!buf)
-		return NULL;
-	while ((n = read(0, buf, x->r->iosize)) > 0)
-		if (p9_cl_write(x->r->cl, x->fid, 0, buf, (size_t)n) < 0)
-			break;
-	p9_cl_clunk(x->r->cl, x->fid); /* the last writer's clunk: EOF */
-	free(buf);
-	return NULL;
-}
-
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
     SIGUSR2, SIGALRM, SIGTSTP, SIGCONT, SIGWINCH, SIGTTIN, SIGTTOU, SIGVTALRM,
     SIGPROF, SIGXCPU, SIGXFSZ, SIGURG, SIGPWR};
@@ -249,39 +216,6 @@ forward_set(sigset_t *set)
 	sigemptyset(set);
 	for (i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
 		sigaddset(set, forwarded[i]);
-}
-
-/* Every catchable signal goes to the program's process group; a stop
- * (^Z) stops the program, then us, as the shell expects. */
-static void *
-relay_signals(void *arg)
-{
-	struct run *r = arg;
-	sigset_t set;
-	char cmd[32];
-	int sig;
-
-	forward_set(&set);
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGWINCH && r->tty) {
-			unsigned rows, cols;
-
-			term_size(&rows, &cols);
-			snprintf(
-			    cmd, sizeof cmd, "winsize %u %u\n", rows, cols);
-			p9_cl_write(r->cl, r->ctl, 0, cmd, strlen(cmd));
-			continue;
-		}
-		snprintf(cmd, sizeof cmd, "signal %d\n", sig);
-		p9_cl_write(r->cl, r->ctl, 0, cmd, strlen(cmd));
-		if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
-			restore_tty();
-			kill(getpid(), SIGSTOP);
-		}
-	}
-	return NULL;
 }
 
 static void
@@ -302,6 +236,16 @@ usage(FILE *f)
 	    "failed.\n");
 }
 
+const char *
+unum_node_addr(const char *given, struct p9_addr *a)
+{
+	if (!given)
+		given = getenv("UNUM_ADDR");
+	if (!given || !*given)
+		given = DEFAULT_SOCKET;
+	return p9_addr_parse(a, given, DEFAULT_PORT) < 0 ? NULL : given;
+}
+
 struct p9_cl *
 unum_proc_connect(const char *addr, uint32_t *root, const char **shown)
 {
@@ -311,13 +255,9 @@ unum_proc_connect(const char *addr, uint32_t *root, const char **shown)
 	char uname[32];
 	int e = 0, rc;
 
-	if (!addr)
-		addr = getenv("UNUM_ADDR");
-	if (!addr || !*addr)
-		addr = DEFAULT_SOCKET;
-	*shown = addr;
-	if (p9_addr_parse(&a, addr, DEFAULT_PORT) < 0)
-		die("bad node address '%s'", addr);
+	if (!(*shown = unum_node_addr(addr, &a)))
+		die("bad node address '%s'", addr ? addr : getenv("UNUM_ADDR"));
+	addr = *shown;
 	memset(&o, 0, sizeof o);
 	o.dialect = P9_2000U; /* .u: errors come with their text */
 	if (!(cl = p9_cl_connect(&a, &o, &e)))
@@ -330,6 +270,478 @@ unum_proc_connect(const char *addr, uint32_t *root, const char **shown)
 	return cl;
 }
 
+/* ---- the run, on one loop ----
+ *
+ * Three steps, the requests of each sent at once:
+ *   version;
+ *   attach, walk to clone, open it, read the slot's id, write the spawn
+ *     (the slot keeps what the program writes until it is read);
+ *   walk to and open N/stdout, N/stderr, N/wait (and N/stdin), and read
+ *     them: stdout and stderr until their end, wait for the status.
+ * It ends when the status is known and both outputs are at their end.
+ */
+
+/* The server's text for a failed call, else the errno's. */
+static const char *
+why(int err, const struct p9_fcall *r)
+{
+	if (r && r->type == P9_RERROR && r->u.error.ename[0])
+		return r->u.error.ename;
+	return strerror(err);
+}
+
+static void
+call(struct run *r, struct p9_fcall *t, p9_call_cb cb, void *arg)
+{
+	if (!p9_client_call(r->c, t, cb, arg))
+		die("%s: %s", r->addr, strerror(errno));
+}
+
+static void
+walk(struct run *r, uint32_t fid, uint32_t newfid, const char *a,
+    const char *b, p9_call_cb cb, void *arg)
+{
+	struct p9_fcall t = {.type = P9_TWALK};
+
+	t.u.walk.fid = fid;
+	t.u.walk.newfid = newfid;
+	t.u.walk.wname[t.u.walk.nwname++] = (char *)a;
+	if (b)
+		t.u.walk.wname[t.u.walk.nwname++] = (char *)b;
+	call(r, &t, cb, arg);
+}
+
+static void
+open_fid(struct run *r, uint32_t fid, uint8_t mode, p9_call_cb cb, void *arg)
+{
+	struct p9_fcall t = {.type = P9_TOPEN};
+
+	t.u.open.fid = fid;
+	t.u.open.mode = mode;
+	call(r, &t, cb, arg);
+}
+
+static void
+read_fid(struct run *r, uint32_t fid, uint32_t count, p9_call_cb cb,
+    void *arg)
+{
+	struct p9_fcall t = {.type = P9_TREAD};
+
+	t.u.read.fid = fid;
+	t.u.read.count = count;
+	call(r, &t, cb, arg);
+}
+
+static void
+write_fid(struct run *r, uint32_t fid, const void *data, size_t len,
+    p9_call_cb cb, void *arg)
+{
+	struct p9_fcall t = {.type = P9_TWRITE};
+
+	t.u.write.fid = fid;
+	t.u.write.count = (uint32_t)len;
+	t.u.write.data = data;
+	call(r, &t, cb, arg);
+}
+
+static void
+clunk_fid(struct run *r, uint32_t fid, p9_call_cb cb, void *arg)
+{
+	struct p9_fcall t = {.type = P9_TCLUNK};
+
+	t.u.fid.fid = fid;
+	call(r, &t, cb, arg);
+}
+
+static void
+finish(struct run *r)
+{
+	if (r->status < 0 || r->ended < 2)
+		return;
+	restore_tty();
+	exit(r->status);
+}
+
+static void
+lost(struct run *r, int err, const struct p9_fcall *rep)
+{
+	die("lost %s on %s: %s", r->cmd, r->addr, why(err, rep));
+}
+
+/* Writes all of buf to fd, which may be non-blocking (inherited so). */
+static int
+write_all(int fd, const uint8_t *buf, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = write(fd, buf, len)) < 0) {
+			struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+			if (errno == EAGAIN)
+				poll(&p, 1, -1);
+			else if (errno != EINTR)
+				return -1;
+			continue;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static void
+out_read(void *arg, int err, struct p9_fcall *rep)
+{
+	struct out *o = arg;
+	struct run *r = o->r;
+
+	if (err)
+		lost(r, err, rep);
+	if (rep->u.rread.count == 0 ||
+	    write_all(o->fd, rep->u.rread.data, rep->u.rread.count) < 0) {
+		/* the end, or our reader went away: nothing more to show */
+		r->ended++;
+		finish(r);
+		return;
+	}
+	read_fid(r, o->fid, r->iosize, out_read, o);
+}
+
+static void
+waited(void *arg, int err, struct p9_fcall *rep)
+{
+	struct run *r = arg;
+	char line[256];
+	size_t n;
+	int code;
+
+	if (err)
+		lost(r, err, rep);
+	n = rep->u.rread.count < sizeof line ? rep->u.rread.count
+	                                     : sizeof line - 1;
+	memcpy(line, rep->u.rread.data, n);
+	line[n] = '\0';
+	if (sscanf(line, "exit %d", &code) == 1)
+		r->status = code & 0xff;
+	else if (sscanf(line, "signal %d", &code) == 1)
+		r->status = 128 + code;
+	else
+		die("%s on %s: unknown status '%s'", r->cmd, r->addr, line);
+	finish(r);
+}
+
+/* ---- stdin ---- */
+
+/* A chunk of stdin: > 0 bytes, or 0 at its end (an error ends it too). */
+static ssize_t
+in_read(struct in *x)
+{
+	struct pollfd p = {.fd = 0, .events = POLLIN};
+	ssize_t n;
+
+	for (;;) {
+		if ((n = read(0, x->buf, x->cap)) >= 0)
+			return n;
+		if (errno == EAGAIN) /* inherited non-blocking */
+			poll(&p, 1, -1);
+		else if (errno != EINTR)
+			return 0;
+	}
+}
+
+static void *
+in_thread(void *arg)
+{
+	struct in *x = arg;
+	ssize_t n = (ssize_t)x->first;
+
+	for (;;) {
+		if (!x->first)
+			n = in_read(x);
+		x->first = 0;
+		pthread_mutex_lock(&x->lock);
+		x->len = n;
+		uv_async_send(&x->wake);
+		while (x->len >= 0)
+			pthread_cond_wait(&x->cond, &x->lock);
+		pthread_mutex_unlock(&x->lock);
+		if (n == 0)
+			return NULL;
+	}
+}
+
+static void in_wake(uv_async_t *h);
+
+/* Hands the buffer back to the thread. */
+static void
+in_next(struct in *x)
+{
+	pthread_mutex_lock(&x->lock);
+	x->len = -1;
+	pthread_cond_signal(&x->cond);
+	pthread_mutex_unlock(&x->lock);
+}
+
+static void
+in_closed(void *arg, int err, struct p9_fcall *rep)
+{
+	(void)arg, (void)err, (void)rep; /* its end reached the program */
+}
+
+static void
+in_written(void *arg, int err, struct p9_fcall *rep)
+{
+	struct in *x = arg;
+
+	(void)rep;
+	if (err) {
+		/* the program no longer reads (its stdin is closed) */
+		uv_close((uv_handle_t *)&x->wake, NULL);
+		clunk_fid(x->r, x->fid, in_closed, x);
+		return;
+	}
+	in_next(x);
+}
+
+static void
+in_wake(uv_async_t *h)
+{
+	struct in *x = h->data;
+	ssize_t n;
+
+	pthread_mutex_lock(&x->lock);
+	n = x->len;
+	pthread_mutex_unlock(&x->lock);
+	if (n < 0)
+		return;
+	if (n == 0) { /* the last writer's clunk is the program's EOF */
+		uv_close((uv_handle_t *)&x->wake, NULL);
+		clunk_fid(x->r, x->fid, in_closed, x);
+		in_next(x);
+		return;
+	}
+	write_fid(x->r, x->fid, x->buf, (size_t)n, in_written, x);
+}
+
+static void
+in_start(struct run *r)
+{
+	struct in *x = &r->in;
+	pthread_t t;
+
+	x->r = r;
+	x->wake.data = x;
+	x->len = -1;
+	if (uv_async_init(r->loop, &x->wake, in_wake) < 0 ||
+	    pthread_create(&t, NULL, in_thread, x) != 0)
+		die("cannot relay stdin: %s", strerror(errno));
+	pthread_detach(t);
+}
+
+/* stdin that never blocks (a file, /dev/null) is tried before anything is
+ * sent: when it is empty the program is told so in the spawn, and no stdin
+ * relay is needed. */
+static void
+in_peek(struct run *r)
+{
+	struct stat st;
+	ssize_t n;
+
+	r->in.cap = 64 * 1024;
+	if (!(r->in.buf = malloc(r->in.cap)))
+		die("out of memory");
+	if (fstat(0, &st) < 0 ||
+	    !(S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && !isatty(0))))
+		return;
+	while ((n = read(0, r->in.buf, r->in.cap)) < 0 && errno == EINTR)
+		;
+	if (n == 0)
+		r->use_stdin = 0;
+	else if (n > 0)
+		r->in.first = (size_t)n;
+}
+
+/* ---- signals ---- */
+
+static void
+stopped_after(void *arg, int err, struct p9_fcall *rep)
+{
+	(void)arg, (void)err, (void)rep;
+	restore_tty();
+	kill(getpid(), SIGSTOP);
+}
+
+static void
+sent(void *arg, int err, struct p9_fcall *rep)
+{
+	(void)arg, (void)err, (void)rep; /* a lost run shows elsewhere */
+}
+
+/* Every catchable signal goes to the program's process group; a stop
+ * (^Z) stops the program, then us, as the shell expects. */
+static void
+forward(struct run *r, int sig)
+{
+	char cmd[32];
+
+	if (!r->spawned) {
+		sigaddset(&r->pending, sig);
+		return;
+	}
+	if (sig == SIGWINCH && r->tty) {
+		unsigned rows, cols;
+
+		term_size(&rows, &cols);
+		snprintf(cmd, sizeof cmd, "winsize %u %u\n", rows, cols);
+		write_fid(r, r->ctl, cmd, strlen(cmd), sent, r);
+		return;
+	}
+	snprintf(cmd, sizeof cmd, "signal %d\n", sig);
+	write_fid(r, r->ctl, cmd, strlen(cmd),
+	    sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU ? stopped_after
+	                                                         : sent,
+	    r);
+}
+
+static void
+on_signal(uv_poll_t *p, int status, int events)
+{
+	struct run *r = p->data;
+	struct signalfd_siginfo si;
+
+	(void)status, (void)events;
+	while (read(r->sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+		forward(r, (int)si.ssi_signo);
+}
+
+/* ---- the steps ---- */
+
+struct step {
+	struct run *r;
+	const char *what;
+};
+
+static void
+step_done(void *arg, int err, struct p9_fcall *rep)
+{
+	struct step *s = arg;
+
+	if (err)
+		die("%s on %s: %s", s->what, s->r->addr, why(err, rep));
+}
+
+static void
+stream_open(struct run *r, uint32_t fid, const char *name, uint8_t mode,
+    struct step *st)
+{
+	walk(r, r->root, fid, r->dir, name, step_done, st);
+	open_fid(r, fid, mode, step_done, st);
+}
+
+/* The slot's id is known: open its files and read them. */
+static void
+got_id(void *arg, int err, struct p9_fcall *rep)
+{
+	static struct step s_out, s_err, s_wait, s_in;
+	struct run *r = arg;
+	char id[16];
+	size_t n;
+
+	if (err)
+		die("new process on %s: %s", r->addr, why(err, rep));
+	n = rep->u.rread.count < sizeof id ? rep->u.rread.count : sizeof id - 1;
+	memcpy(id, rep->u.rread.data, n);
+	id[n] = '\0';
+	snprintf(r->dir, sizeof r->dir, "%u", (unsigned)strtoul(id, NULL, 10));
+
+	s_out = (struct step){r, "stdout"};
+	s_err = (struct step){r, "stderr"};
+	s_wait = (struct step){r, "wait"};
+	s_in = (struct step){r, "stdin"};
+	stream_open(r, r->out.fid, "stdout", P9_OREAD, &s_out);
+	stream_open(r, r->err.fid, "stderr", P9_OREAD, &s_err);
+	stream_open(r, r->wait, "wait", P9_OREAD, &s_wait);
+	if (r->use_stdin)
+		stream_open(r, r->in.fid, "stdin", P9_OWRITE, &s_in);
+	read_fid(r, r->wait, 255, waited, r);
+	read_fid(r, r->out.fid, r->iosize, out_read, &r->out);
+	read_fid(r, r->err.fid, r->iosize, out_read, &r->err);
+	if (r->use_stdin)
+		in_start(r);
+}
+
+static void
+spawned(void *arg, int err, struct p9_fcall *rep)
+{
+	struct run *r = arg;
+
+	if (err)
+		die("%s on %s: %s", r->cmd, r->addr, why(err, rep));
+	if (r->tty && r->use_stdin && isatty(0) && tcgetattr(0, &saved) == 0) {
+		/* keys go to the program's terminal as they are typed */
+		struct termios t = saved;
+
+		cfmakeraw(&t);
+		raw = tcsetattr(0, TCSADRAIN, &t) == 0;
+	}
+}
+
+static void
+attached(void *arg, int err, struct p9_fcall *rep)
+{
+	struct run *r = arg;
+
+	if (err)
+		die("%s serves no processes to you: %s", r->addr,
+		    why(err, rep));
+}
+
+static void
+cloned(void *arg, int err, struct p9_fcall *rep)
+{
+	struct run *r = arg;
+
+	if (err)
+		die("new process on %s: %s", r->addr, why(err, rep));
+}
+
+static void
+connected(void *arg, struct p9_client *c, int err)
+{
+	struct run *r = arg;
+	struct p9_fcall t = {.type = P9_TATTACH};
+	char uname[32];
+	int sig;
+
+	if (!c)
+		die("cannot reach %s: %s", r->addr, strerror(-err));
+	r->c = c;
+	r->iosize = p9_client_msize(c) - P9_IOHDRSZ;
+	r->root = p9_client_fid_new(c);
+	r->ctl = p9_client_fid_new(c);
+	r->out.fid = p9_client_fid_new(c);
+	r->err.fid = p9_client_fid_new(c);
+	r->wait = p9_client_fid_new(c);
+	r->in.fid = p9_client_fid_new(c);
+
+	snprintf(uname, sizeof uname, "%u", (unsigned)geteuid());
+	t.u.attach.fid = r->root;
+	t.u.attach.afid = P9_NOFID;
+	t.u.attach.uname = uname;
+	t.u.attach.aname = "proc";
+	t.u.attach.n_uname = (uint32_t)geteuid();
+	call(r, &t, attached, r);
+	walk(r, r->root, r->ctl, "clone", NULL, cloned, r);
+	open_fid(r, r->ctl, P9_ORDWR, cloned, r);
+	read_fid(r, r->ctl, 15, got_id, r);
+	write_fid(r, r->ctl, r->text, strlen(r->text), spawned, r);
+	r->spawned = 1;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(&r->pending, sig) == 1)
+			forward(r, sig);
+}
+
 int
 unum_run(int argc, char **argv)
 {
@@ -340,16 +752,14 @@ unum_run(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct run r;
-	struct relay out, err, in;
-	pthread_t tout, terr, tin, tsig;
+	static struct run r;
+	struct p9_client_opts o;
+	struct p9_addr a;
 	sigset_t set;
-	char idbuf[32], wbuf[256], *text;
-	uint32_t wfid;
-	int ch, rc, nostdin = 0, use_stdin, code;
-	ssize_t n;
+	int ch, nostdin = 0, rc;
 
 	memset(&r, 0, sizeof r);
+	r.status = -1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+n:Nth", lopts, NULL)) != -1) {
 		switch (ch) {
@@ -374,81 +784,42 @@ unum_run(int argc, char **argv)
 		usage(stderr);
 		return 255;
 	}
-	/* stdin: a pipe or file always; a terminal only in the foreground */
-	use_stdin = !nostdin && (!isatty(0) || tcgetpgrp(0) == getpgrp());
-
-	/* signals are taken by one thread, from the start */
-	forward_set(&set);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-
-	r.cl = unum_proc_connect(r.addr, &r.root, &r.addr);
-	r.iosize = p9_cl_msize(r.cl) - P9_IOHDRSZ;
-	r.ctl = p9_cl_fid_new(r.cl);
-	if ((rc = p9_cl_walk(r.cl, r.root, r.ctl, "clone", NULL)) < 0 ||
-	    (rc = p9_cl_open(r.cl, r.ctl, P9_ORDWR, NULL, NULL)) < 0)
-		die("new process on %s: %s", r.addr, strerror(-rc));
-	if ((n = p9_cl_read(r.cl, r.ctl, 0, idbuf, sizeof idbuf - 1)) <= 0)
-		die("new process on %s: no id", r.addr);
-	idbuf[n] = '\0';
-	snprintf(r.dir, sizeof r.dir, "%u", (unsigned)strtoul(idbuf, NULL, 10));
-
-	/* the streams first, so no output is missed (opened at once: their
-	 * round trips overlap on the one connection); then one write starts
-	 * it all */
+	r.cmd = argv[optind];
 	{
-		struct opening o[4] = {
-		    {&r, "stdout", P9_OREAD, 0},
-		    {&r, "stderr", P9_OREAD, 0},
-		    {&r, "wait", P9_OREAD, 0},
-		    {&r, "stdin", P9_OWRITE, 0},
-		};
-		pthread_t t[4];
-		int i, k = use_stdin ? 4 : 3;
+		const char *given = r.addr;
 
-		for (i = 1; i < k; i++)
-			pthread_create(&t[i], NULL, open_thread, &o[i]);
-		open_thread(&o[0]);
-		for (i = 1; i < k; i++)
-			pthread_join(t[i], NULL);
-		out = (struct relay){&r, o[0].fid, 1};
-		err = (struct relay){&r, o[1].fid, 2};
-		wfid = o[2].fid;
-		if (use_stdin)
-			in = (struct relay){&r, o[3].fid, 0};
+		if (!(r.addr = unum_node_addr(given, &a)))
+			die("bad node address '%s'",
+			    given ? given : getenv("UNUM_ADDR"));
 	}
-	if (!(text = spawn_text(argv + optind, !use_stdin, r.tty)))
+	/* stdin: a pipe or file always; a terminal only in the foreground */
+	r.use_stdin = !nostdin && (!isatty(0) || tcgetpgrp(0) == getpgrp());
+	if (r.use_stdin)
+		in_peek(&r);
+	if (!(r.text = spawn_text(argv + optind, !r.use_stdin, r.tty)))
 		die("out of memory");
-	rc = (int)p9_cl_write(r.cl, r.ctl, 0, text, strlen(text));
-	free(text);
-	if (rc < 0)
-		die("%s on %s: %s", argv[optind], r.addr, strerror(-rc));
-	if (r.tty && use_stdin && isatty(0) && tcgetattr(0, &saved) == 0) {
-		/* keys go to the program's terminal as they are typed */
-		struct termios t = saved;
+	atexit(restore_tty);
 
-		cfmakeraw(&t);
-		raw = tcsetattr(0, TCSADRAIN, &t) == 0;
-		atexit(restore_tty);
-	}
-	pthread_create(&tout, NULL, relay_out, &out);
-	pthread_create(&terr, NULL, relay_out, &err);
-	pthread_create(&tsig, NULL, relay_signals, &r);
-	if (use_stdin) {
-		pthread_create(&tin, NULL, relay_in, &in);
-		pthread_detach(tin);
-	}
-	n = p9_cl_read(r.cl, wfid, 0, wbuf, sizeof wbuf - 1);
-	if (n <= 0)
-		die("lost %s on %s: %s", argv[optind], r.addr,
-		    n < 0 ? strerror((int)-n) : "no status");
-	wbuf[n] = '\0';
-	/* all output, then the status */
-	pthread_join(tout, NULL);
-	pthread_join(terr, NULL);
-	if (sscanf(wbuf, "exit %d", &code) == 1)
-		exit(code & 0xff);
-	if (sscanf(wbuf, "signal %d", &code) == 1)
-		exit(128 + code);
-	die("%s on %s: unknown status '%s'", argv[optind], r.addr, wbuf);
+	/* signals are taken from the start, through a signalfd */
+	forward_set(&set);
+	sigemptyset(&r.pending);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	r.loop = uv_default_loop();
+	if ((r.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||
+	    uv_poll_init(r.loop, &r.sigpoll, r.sigfd) < 0)
+		die("cannot take signals: %s", strerror(errno));
+	r.sigpoll.data = &r;
+	uv_poll_start(&r.sigpoll, UV_READABLE, on_signal);
+
+	r.out = (struct out){&r, 0, 1};
+	r.err = (struct out){&r, 0, 2};
+	pthread_mutex_init(&r.in.lock, NULL);
+	pthread_cond_init(&r.in.cond, NULL);
+	memset(&o, 0, sizeof o);
+	o.dialect = P9_2000U; /* .u: errors come with their text */
+	if ((rc = p9_client_connect(r.loop, &a, &o, connected, &r)) < 0)
+		die("cannot reach %s: %s", r.addr, strerror(-rc));
+	uv_run(r.loop, UV_RUN_DEFAULT);
+	die("lost %s on %s", r.cmd, r.addr);
 	return 255;
 }

@@ -17,6 +17,10 @@ int unum_kill(int argc, char **argv);
 /* Prints s as a JSON string (unum.c), for --json output. */
 void unum_json_str(const char *s);
 
+/* The node's address: given (NULL: $UNUM_ADDR, else the local socket),
+ * parsed into *a.  Returns the address as given, or NULL if it is bad. */
+const char *unum_node_addr(const char *given, struct p9_addr *a);
+
 /* Connects to the process server at addr (NULL: $UNUM_ADDR, else the
  * local socket) over 9P2000.u and attaches "proc"; *root is the attached
  * fid, *shown the address as given.  On failure, one line and exit 255. */
