@@ -617,6 +617,9 @@ struct connector {
 	void *arg;
 	uv_getaddrinfo_t gai;
 	uv_connect_t req;
+	uv_timer_t retry;  /* a Unix socket's full backlog: try again */
+	int tries;
+	const char *path; /* the Unix socket */
 	struct addrinfo *res, *ai; /* lookup results, the one tried */
 	uv_handle_t *h;            /* uv_tcp_t or uv_pipe_t */
 };
@@ -634,6 +637,7 @@ connector_end(struct connector *k, int err)
 		k->cb(k->arg, NULL, err);
 	if (k->res)
 		uv_freeaddrinfo(k->res);
+	free((char *)k->path);
 	free(k);
 }
 
@@ -665,6 +669,45 @@ gai_errno(int rc)
 }
 
 static void connected(uv_connect_t *req, int status);
+
+/* Connects to the Unix socket k->path (errors, ENOENT among them, come to
+ * connected()). */
+static int
+pipe_start(struct connector *k)
+{
+	uv_pipe_t *p = malloc(sizeof *p);
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	if ((rc = uv_pipe_init(k->loop, p, 0)) < 0) {
+		free(p);
+		return rc;
+	}
+	k->h = (uv_handle_t *)p;
+	uv_pipe_connect(&k->req, p, k->path, connected);
+	return 0;
+}
+
+static void
+retry_closed(uv_handle_t *h)
+{
+	struct connector *k = h->data;
+
+	connector_end(k, k->tries); /* the last error, kept there */
+}
+
+static void
+retry_cb(uv_timer_t *t)
+{
+	struct connector *k = t->data;
+	int rc;
+
+	if ((rc = pipe_start(k)) < 0) {
+		k->tries = rc;
+		uv_close((uv_handle_t *)&k->retry, retry_closed);
+	}
+}
 
 static int
 tcp_start(struct connector *k, const struct sockaddr *sa)
@@ -707,6 +750,20 @@ connected(uv_connect_t *req, int status)
 	if (status < 0) {
 		uv_close(k->h, free_handle);
 		k->h = NULL;
+		if (k->path && status == UV_EAGAIN && ++k->tries <= 400) {
+			/* the server's backlog is full: it is busy, not gone
+			 * (every 5 ms, for up to 2 s) */
+			if (k->tries == 1)
+				uv_timer_init(k->loop, &k->retry);
+			k->retry.data = k;
+			uv_timer_start(&k->retry, retry_cb, 5, 0);
+			return;
+		}
+		if (k->path && k->tries > 0) {
+			k->tries = status;
+			uv_close((uv_handle_t *)&k->retry, retry_closed);
+			return;
+		}
 		if (k->ai) {
 			k->ai = k->ai->ai_next;
 			try_next(k, status);
@@ -721,6 +778,13 @@ connected(uv_connect_t *req, int status)
 		return;
 	}
 	rc = start(k->loop, s, &k->opts, k->cb, k->arg);
+	if (k->path && k->tries > 0) {
+		if (rc < 0)
+			k->cb(k->arg, NULL, rc);
+		k->tries = 0;
+		uv_close((uv_handle_t *)&k->retry, retry_closed);
+		return;
+	}
 	connector_end(k, rc);
 }
 
@@ -758,19 +822,14 @@ p9_client_connect(uv_loop_t *loop, const struct p9_addr *a,
 	k->req.data = k;
 	k->gai.data = k;
 	if (a->is_unix) {
-		uv_pipe_t *p = malloc(sizeof *p);
-
-		if (!p) {
+		if (!(k->path = strdup(a->path))) {
 			rc = -ENOMEM;
 			goto fail;
 		}
-		if ((rc = uv_pipe_init(loop, p, 0)) < 0) {
-			free(p);
+		if ((rc = pipe_start(k)) < 0) {
+			free((char *)k->path);
 			goto fail;
 		}
-		k->h = (uv_handle_t *)p;
-		/* errors, ENOENT among them, come to connected() */
-		uv_pipe_connect(&k->req, p, a->path, connected);
 		return 0;
 	}
 	/* a numeric address needs no lookup */

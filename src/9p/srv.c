@@ -237,7 +237,7 @@ p9_srv_listen(struct p9_srv *srv, const struct p9_addr *a, int mode)
 			goto fail;
 	}
 	l->h->data = l;
-	if ((rc = uv_listen(l->h, 128, on_connection)) < 0)
+	if ((rc = uv_listen(l->h, SOMAXCONN, on_connection)) < 0)
 		goto fail;
 	l->next = srv->listeners;
 	srv->listeners = l;

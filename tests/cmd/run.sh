@@ -119,6 +119,22 @@ out=$(printf 'argv /bin/echo hi\nbogus\nexec\n' |
 	"$UNUM" 9p -a "$p_sock" -A proc write clone 2>&1)
 same "$?" "1" "a ctl write with a bad line fails"
 case "$out" in *"Invalid argument"*) ok "and says why" ;; *) notok "and says why: $out" ;; esac
+# a slot that persists (its program runs on), so that it can be looked at
+# after the bad write
+id=$(printf 'persist\nenv A=1\nargv sleep 30\nexec\n' |
+	"$UNUM" 9p -a "$p_sock" -A proc write clone 2>&1 &&
+	"$UNUM" 9p -a "$p_sock" -A proc ls / | grep -v clone | sort -n | tail -1)
+out=$(printf 'env B=2\nsignal NOSUCH\n' |
+	"$UNUM" 9p -a "$p_sock" -A proc -V 9P2000.u write "$id/ctl" 2>&1)
+case "$out" in
+*"Invalid argument"*) ok "a bad ctl line fails the write" ;;
+*) notok "a bad ctl line fails the write: $out" ;;
+esac
+st=$("$UNUM" 9p -a "$p_sock" -A proc read "$id/status")
+same "$("$UNUM" 9p -a "$p_sock" -A proc read "$id/env")|${st#* * }" \
+	"A=1|running 0 p sleep" \
+	"the slot is as it was: env unchanged, the program still runs"
+printf 'signal KILL\n' | "$UNUM" 9p -a "$p_sock" -A proc write "$id/ctl"
 
 # users apart
 "$UNUM" run sleep 30 </dev/null &
