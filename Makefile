@@ -30,6 +30,8 @@ LIBS := $(shell $(PKGCONFIG) --libs libuv 2>/dev/null) -pthread
 # program), and a node needs no libuv installed
 CMD_LIBS := $(shell $(PKGCONFIG) --libs --static libuv-static 2>/dev/null || \
 	$(PKGCONFIG) --libs libuv 2>/dev/null) -pthread
+FUSE_CFLAGS := $(shell $(PKGCONFIG) --cflags fuse3 2>/dev/null)
+FUSE_LIBS := $(shell $(PKGCONFIG) --libs fuse3 2>/dev/null)
 TEST_LIBS := $(shell $(PKGCONFIG) --libs cmocka 2>/dev/null)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
@@ -68,9 +70,13 @@ $(O)/libunum-asan.a: $(LIB_ASAN)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(O)/obj/src/fuse/%.o: src/fuse/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(UNUM_CFLAGS) $(FUSE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
 $(O)/unum: $(O)/obj/src/cmd/unum.o $(O)/obj/src/cmd/run.o \
-		$(O)/obj/src/cmd/ps.o $(O)/libunum.a
-	$(CC) $(CFLAGS) -o $@ $^ $(CMD_LIBS)
+		$(O)/obj/src/cmd/ps.o $(O)/obj/src/fuse/mount.o $(O)/libunum.a
+	$(CC) $(CFLAGS) -o $@ $^ $(CMD_LIBS) $(FUSE_LIBS)
 $(O)/%: $(O)/obj/src/cmd/%.o $(O)/libunum.a
 	$(CC) $(CFLAGS) -o $@ $^ $(CMD_LIBS)
 

@@ -61,6 +61,7 @@ struct out {
 	struct run *r;
 	uint32_t fid;
 	int fd;
+	int broken; /* writing to fd failed */
 };
 
 /* stdin: a thread reads (a terminal or a pipe may block; libuv would make
@@ -390,6 +391,8 @@ write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+static void forward(struct run *r, int sig);
+
 static void
 out_read(void *arg, int err, struct p9_fcall *rep)
 {
@@ -398,12 +401,18 @@ out_read(void *arg, int err, struct p9_fcall *rep)
 
 	if (err)
 		lost(r, err, rep);
-	if (rep->u.rread.count == 0 ||
-	    write_all(o->fd, rep->u.rread.data, rep->u.rread.count) < 0) {
-		/* the end, or our reader went away: nothing more to show */
+	if (rep->u.rread.count == 0) {
 		r->ended++;
 		finish(r);
 		return;
+	}
+	if (!o->broken &&
+	    write_all(o->fd, rep->u.rread.data, rep->u.rread.count) < 0) {
+		/* our reader went away (yes | head -1): the program gets the
+		 * SIGPIPE it would get here, and the rest is dropped */
+		o->broken = 1;
+		if (errno == EPIPE)
+			forward(r, SIGPIPE);
 	}
 	read_fid(r, o->fid, r->iosize, out_read, o);
 }
@@ -811,8 +820,8 @@ unum_run(int argc, char **argv)
 	r.sigpoll.data = &r;
 	uv_poll_start(&r.sigpoll, UV_READABLE, on_signal);
 
-	r.out = (struct out){&r, 0, 1};
-	r.err = (struct out){&r, 0, 2};
+	r.out = (struct out){&r, 0, 1, 0};
+	r.err = (struct out){&r, 0, 2, 0};
 	pthread_mutex_init(&r.in.lock, NULL);
 	pthread_cond_init(&r.in.cond, NULL);
 	memset(&o, 0, sizeof o);

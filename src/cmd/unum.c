@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "9p/p9.h"
+#include "fuse/mount.h"
 #include "run.h"
 
 #define UNUM_VERSION "0.1.0"
@@ -49,6 +50,9 @@ usage(FILE *f)
 	    "      run CMD on a node as if here (see unum run --help)\n"
 	    "  ps [-n NODE] [--json]       your processes on a node\n"
 	    "  kill [-n NODE] [-SIG] ID... signal processes on a node\n"
+	    "  mount [-f] [-o OPTS] ADDR[:ANAME] DIR\n"
+	    "      a node's files (or processes: ANAME proc) on DIR (FUSE)\n"
+	    "  umount DIR                  undo a mount\n"
 	    "  version                     print the version\n"
 	    "  help                        this help\n");
 }
@@ -618,6 +622,10 @@ main(int argc, char **argv)
 		return unum_ps(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "kill"))
 		return unum_kill(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "mount"))
+		return unum_mount(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "umount"))
+		return unum_umount(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("unum %s\n", UNUM_VERSION);
 		return 0;
