@@ -50,6 +50,7 @@
 #define DEFAULT_SOCKET "/run/unum/unumd.sock"
 #define DEFAULT_PORT 5640
 #define NBUCKETS 4096
+#define FH_STREAM (1ull << 32) /* in a file handle: direct I/O */
 
 struct node {
 	uint64_t qpath;
@@ -674,7 +675,8 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		cache_mode(fs, node_of(fs, ino), &st, &q, fi);
 	else
 		fi->direct_io = 1;
-	fi->fh = fid;
+	/* read is not told the open's direct_io: the handle carries it */
+	fi->fh = fid | (fi->direct_io ? FH_STREAM : 0);
 	if (fuse_reply_open(req, fi) != 0) /* interrupted */
 		p9_cl_clunk(fs->cl, fid);
 }
@@ -734,7 +736,7 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    (uint64_t)off + got, buf + got, want);
 		if (n > 0)
 			got += (size_t)n;
-	} while (n > 0 && got < size && !fi->direct_io);
+	} while (n > 0 && got < size && !(fi->fh & FH_STREAM));
 	if (n < 0 && got == 0)
 		reply_err(req, (int)n);
 	else
