@@ -68,13 +68,22 @@ struct fs {
 	double attr_timeout, entry_timeout;
 	struct node root;
 	pthread_mutex_t lock; /* the table and nlookup counts */
+	char real[PATH_MAX];   /* the mount point */
+	pthread_once_t ra_once;
 	struct node *table[NBUCKETS];
 };
 
+static void readahead_once(void);
+
+/* The filesystem of a request.  The first request after INIT sets the
+ * mount's read-ahead (INIT's reply resets it, so not before). */
 static struct fs *
 fs_of(fuse_req_t req)
 {
-	return fuse_req_userdata(req);
+	struct fs *fs = fuse_req_userdata(req);
+
+	pthread_once(&fs->ra_once, readahead_once);
+	return fs;
 }
 
 static struct node *
@@ -1276,6 +1285,41 @@ parse_opts(struct opts *o, char *list)
 	return 0;
 }
 
+/* The kernel reads ahead 128 KiB on a FUSE mount; a read of one msize at a
+ * time keeps the connection busy (1 MiB: 1.7 times the throughput).  The
+ * mount's device is found in mountinfo (a stat of DIR would wait for us).
+ * Only root may set it; for others it stays as it is. */
+static void
+set_readahead(const char *real, uint32_t bytes)
+{
+	char line[8192], mnt[PATH_MAX], dev[32], path[128];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int found = 0;
+
+	if (!f)
+		return;
+	while (!found && fgets(line, sizeof line, f))
+		found = sscanf(line, "%*s %*s %31s %*s %4095s", dev, mnt) == 2 &&
+		        strcmp(mnt, real) == 0;
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof path, "/sys/class/bdi/%s/read_ahead_kb", dev);
+	if ((f = fopen(path, "we"))) {
+		fprintf(f, "%u\n", bytes / 1024);
+		fclose(f);
+	}
+}
+
+static struct fs *the_fs;
+
+static void
+readahead_once(void)
+{
+	if (geteuid() == 0)
+		set_readahead(the_fs->real, the_fs->iosize);
+}
+
 /* Connects, attaches and mounts; the session is returned ready to run. */
 static struct fuse_session *
 setup(struct opts *o, struct fs *fs, char *err, size_t cap)
@@ -1285,7 +1329,7 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se;
 	struct p9_qid q;
-	char uname[32], fsname[300];
+	char uname[32], fsname[300], real[PATH_MAX];
 	int e = 0, rc;
 
 	if (p9_addr_parse(&a, o->addr, DEFAULT_PORT) < 0) {
@@ -1304,6 +1348,8 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 	fs->dotl = p9_cl_dialect(fs->cl) == P9_2000L;
 	fs->iosize = p9_cl_msize(fs->cl) - P9_IOHDRSZ;
 	fs->attr_timeout = o->attr_timeout;
+	fs->ra_once = (pthread_once_t)PTHREAD_ONCE_INIT;
+	the_fs = fs;
 	fs->entry_timeout = o->entry_timeout;
 	pthread_mutex_init(&fs->lock, NULL);
 	fs->root.fid = p9_cl_fid_new(fs->cl);
@@ -1339,11 +1385,17 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 		return NULL;
 	}
 	fuse_opt_free_args(&args);
-	if (fuse_session_mount(se, o->dir) != 0) {
+	if (!realpath(o->dir, real)) {
+		snprintf(err, cap, "%s: %s", o->dir, strerror(errno));
+		fuse_session_destroy(se);
+		return NULL;
+	}
+	if (fuse_session_mount(se, real) != 0) {
 		snprintf(err, cap, "cannot mount on %s (see above)", o->dir);
 		fuse_session_destroy(se);
 		return NULL;
 	}
+	snprintf(fs->real, sizeof fs->real, "%s", real);
 	return se;
 }
 
