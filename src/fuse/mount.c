@@ -533,7 +533,15 @@ remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 	struct p9_fcall t = {.type = P9_TUNLINKAT};
 	int rc;
 
-	if (!fs->dotl) {
+	rc = -EOPNOTSUPP;
+	if (fs->dotl) {
+		t.u.unlinkat.dfid = node_of(fs, parent)->fid;
+		t.u.unlinkat.name = (char *)name;
+		t.u.unlinkat.flags = dir ? P9_AT_REMOVEDIR : 0;
+		rc = rpc(fs, &t, NULL);
+	}
+	if (rc == -EOPNOTSUPP) {
+		/* plain 9P, or a server without Tunlinkat (diod): Tremove */
 		uint32_t fid = p9_cl_fid_new(fs->cl);
 
 		if ((rc = p9_cl_walk(fs->cl, node_of(fs, parent)->fid, fid,
@@ -541,11 +549,6 @@ remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 			p9_cl_fid_free(fs->cl, fid);
 		else
 			rc = p9_cl_remove(fs->cl, fid);
-	} else {
-		t.u.unlinkat.dfid = node_of(fs, parent)->fid;
-		t.u.unlinkat.name = (char *)name;
-		t.u.unlinkat.flags = dir ? P9_AT_REMOVEDIR : 0;
-		rc = rpc(fs, &t, NULL);
 	}
 	reply_err(req, rc);
 }
@@ -600,7 +603,24 @@ op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	t.u.renameat.oldname = (char *)name;
 	t.u.renameat.newdirfid = node_of(fs, newparent)->fid;
 	t.u.renameat.newname = (char *)newname;
-	reply_err(req, rpc(fs, &t, NULL));
+	if ((rc = rpc(fs, &t, NULL)) == -EOPNOTSUPP) {
+		/* a server without Trenameat: Trename of a walked fid */
+		uint32_t fid = p9_cl_fid_new(fs->cl);
+
+		if ((rc = p9_cl_walk(fs->cl, node_of(fs, parent)->fid, fid,
+		         name, NULL)) < 0) {
+			p9_cl_fid_free(fs->cl, fid);
+		} else {
+			struct p9_fcall m = {.type = P9_TRENAME};
+
+			m.u.rename.fid = fid;
+			m.u.rename.dfid = node_of(fs, newparent)->fid;
+			m.u.rename.name = (char *)newname;
+			rc = rpc(fs, &m, NULL);
+			p9_cl_clunk(fs->cl, fid);
+		}
+	}
+	reply_err(req, rc);
 }
 
 /* ---- files ---- */
