@@ -389,10 +389,13 @@ reply_effects(struct p9_conn *c, struct req *q)
 		              3;
 		break;
 	case P9_TXATTRWALK:
+		/* an attribute's value is a file, also a directory's */
 		r->newfid->omode = P9_OREAD;
+		r->newfid->qid.type = P9_QTFILE;
 		break;
 	case P9_TXATTRCREATE:
 		r->fid->omode = P9_OWRITE;
+		r->fid->qid.type = P9_QTFILE;
 		break;
 	case P9_TGETATTR:
 		if (r->mapped) {

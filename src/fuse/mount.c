@@ -50,27 +50,52 @@
 #define DEFAULT_SOCKET "/run/unum/unumd.sock"
 #define DEFAULT_PORT 5640
 #define NBUCKETS 4096
-#define FH_STREAM (1ull << 32) /* in a file handle: direct I/O */
 
 struct node {
 	uint64_t qpath;
+	struct p9_cl *cl; /* the connection its fid belongs to */
 	uint32_t fid;
 	uint64_t nlookup;
+	/* where it was last found (a lookup held on parent), to walk to it
+	 * again on a new connection */
+	struct node *parent;
+	char *name;
 	/* at the last open: page cache kept when these have not changed */
 	uint64_t mtime_sec, mtime_nsec, size;
 	struct node *next; /* in its hash bucket */
 };
 
-struct fs {
+/* An open file or directory: the FUSE file handle. */
+struct ofile {
 	struct p9_cl *cl;
+	uint32_t fid;
+	int flags;  /* as opened, to open it again on a new connection */
+	int stream; /* direct I/O: a read returns what comes */
+	struct node *node;
+};
+
+struct fs {
+	struct p9_cl *cl; /* the connection (under lock) */
 	int dotl;         /* 9P2000.L */
 	uint32_t iosize;  /* msize - P9_IOHDRSZ */
 	double attr_timeout, entry_timeout;
 	struct node root;
-	pthread_mutex_t lock; /* the table and nlookup counts */
-	char real[PATH_MAX];   /* the mount point */
+	pthread_mutex_t lock;    /* cl, the table, nodes' fields */
+	pthread_mutex_t walking; /* one walk back at a time */
+	char real[PATH_MAX];     /* the mount point */
 	pthread_once_t ra_once;
 	struct node *table[NBUCKETS];
+	/* -o reconnect: a thread connects again once a call found the
+	 * connection broken; the old ones stay (dead) until unmount, as
+	 * a request may still hold one */
+	int reconnect;
+	pthread_cond_t broken_cv;
+	int broken;
+	struct p9_cl **dead;
+	size_t ndead;
+	struct p9_addr addr;
+	struct p9_client_opts copts;
+	const char *aname;
 };
 
 static void readahead_once(void);
@@ -98,18 +123,45 @@ ino_of(struct fs *fs, struct node *n)
 	return n == &fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
 }
 
-/* A broken connection is an I/O error to the kernel. */
+static struct p9_cl *
+cur(struct fs *fs)
+{
+	struct p9_cl *cl;
+
+	pthread_mutex_lock(&fs->lock);
+	cl = fs->cl;
+	pthread_mutex_unlock(&fs->lock);
+	return cl;
+}
+
 static int
-ferr(int rc)
+is_broken(int rc)
 {
 	rc = rc < 0 ? -rc : rc;
-	return rc == ECONNRESET || rc == ENOTCONN || rc == EPIPE ? EIO : rc;
+	return rc == ECONNRESET || rc == ENOTCONN || rc == EPIPE;
+}
+
+/* A broken connection is an I/O error to the kernel (and, with
+ * reconnect, the word to connect again). */
+static int
+ferr(struct fs *fs, int rc)
+{
+	rc = rc < 0 ? -rc : rc;
+	if (!is_broken(rc))
+		return rc;
+	if (fs->reconnect) {
+		pthread_mutex_lock(&fs->lock);
+		fs->broken = 1;
+		pthread_cond_signal(&fs->broken_cv);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	return EIO;
 }
 
 static void
 reply_err(fuse_req_t req, int rc)
 {
-	fuse_reply_err(req, ferr(rc));
+	fuse_reply_err(req, ferr(fuse_req_userdata(req), rc));
 }
 
 /* ---- attributes ---- */
@@ -135,12 +187,13 @@ mode_of_9p(uint32_t m)
 
 /* The attributes of fid into *st; 0 or -errno. */
 static int
-get_stat(struct fs *fs, uint32_t fid, struct stat *st, struct p9_qid *qid)
+get_stat(struct fs *fs, struct p9_cl *cl, uint32_t fid, struct stat *st,
+    struct p9_qid *qid)
 {
 	memset(st, 0, sizeof *st);
 	if (fs->dotl) {
 		struct p9_attr a;
-		int rc = p9_cl_getattr(fs->cl, fid, P9_GETATTR_BASIC, &a);
+		int rc = p9_cl_getattr(cl, fid, P9_GETATTR_BASIC, &a);
 
 		if (rc < 0)
 			return rc;
@@ -164,7 +217,7 @@ get_stat(struct fs *fs, uint32_t fid, struct stat *st, struct p9_qid *qid)
 	} else {
 		struct p9_stat s;
 		uint8_t *buf = NULL;
-		int rc = p9_cl_stat(fs->cl, fid, &s, &buf);
+		int rc = p9_cl_stat(cl, fid, &s, &buf);
 
 		if (rc < 0)
 			return rc;
@@ -187,12 +240,34 @@ get_stat(struct fs *fs, uint32_t fid, struct stat *st, struct p9_qid *qid)
 
 /* ---- inodes ---- */
 
+static void node_forget(struct fs *fs, struct node *n, uint64_t count);
+
+/* Sets where n was found: parent/name, a lookup held on parent (lock
+ * held; the old parent, if any, is returned to be forgotten). */
+static struct node *
+node_place(struct node *n, struct node *parent, const char *name)
+{
+	struct node *old = n->parent;
+	char *nm;
+
+	if (old == parent && n->name && !strcmp(n->name, name))
+		return NULL;
+	if (!(nm = strdup(name)))
+		return NULL; /* it keeps its old place */
+	free(n->name);
+	n->name = nm;
+	n->parent = parent;
+	parent->nlookup++;
+	return old;
+}
+
 /* The node for a freshly walked fid (taken over, or clunked when the inode
  * is known already), its lookup count one higher. */
 static struct node *
-node_get(struct fs *fs, uint32_t fid, uint64_t qpath)
+node_get(struct fs *fs, struct p9_cl *cl, uint32_t fid, uint64_t qpath,
+    struct node *parent, const char *name)
 {
-	struct node **b = &fs->table[qpath % NBUCKETS], *n;
+	struct node **b = &fs->table[qpath % NBUCKETS], *n, *old = NULL;
 
 	pthread_mutex_lock(&fs->lock);
 	for (n = *b; n; n = n->next)
@@ -200,18 +275,29 @@ node_get(struct fs *fs, uint32_t fid, uint64_t qpath)
 			break;
 	if (n) {
 		n->nlookup++;
+		if (n->cl != cl) { /* it had a fid on an old connection */
+			n->cl = cl;
+			n->fid = fid;
+			fid = P9_NOFID;
+		}
+		old = node_place(n, parent, name);
 		pthread_mutex_unlock(&fs->lock);
-		p9_cl_clunk(fs->cl, fid);
+		if (fid != P9_NOFID)
+			p9_cl_clunk(cl, fid);
+		if (old)
+			node_forget(fs, old, 1);
 		return n;
 	}
 	if (!(n = calloc(1, sizeof *n))) {
 		pthread_mutex_unlock(&fs->lock);
-		p9_cl_clunk(fs->cl, fid);
+		p9_cl_clunk(cl, fid);
 		return NULL;
 	}
 	n->qpath = qpath;
+	n->cl = cl;
 	n->fid = fid;
 	n->nlookup = 1;
+	node_place(n, parent, name);
 	n->next = *b;
 	*b = n;
 	pthread_mutex_unlock(&fs->lock);
@@ -221,50 +307,143 @@ node_get(struct fs *fs, uint32_t fid, uint64_t qpath)
 static void
 node_forget(struct fs *fs, struct node *n, uint64_t count)
 {
-	struct node **p;
+	struct node **p, *parent = NULL;
 	int gone = 0;
 
-	if (n == &fs->root)
-		return;
 	pthread_mutex_lock(&fs->lock);
 	n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;
-	if (n->nlookup == 0) {
+	if (n->nlookup == 0 && n != &fs->root) {
 		for (p = &fs->table[n->qpath % NBUCKETS]; *p; p = &(*p)->next)
 			if (*p == n) {
 				*p = n->next;
 				break;
 			}
 		gone = 1;
+		parent = n->parent;
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (gone) {
-		p9_cl_clunk(fs->cl, n->fid);
+		if (n->cl) /* else walked away from (renamed()) */
+			p9_cl_clunk(n->cl, n->fid);
+		free(n->name);
 		free(n);
+		if (parent)
+			node_forget(fs, parent, 1);
 	}
 }
 
-/* Walks parent/name and answers with its entry. */
+/* Walks to n again on the current connection (after a reconnect): from
+ * its parent, by its name, and only if it is still the same file. */
+static int
+rewalk(struct fs *fs, struct node *n)
+{
+	struct p9_cl *cl = cur(fs);
+	struct node *parent;
+	struct stat st;
+	struct p9_qid q;
+	uint32_t fid;
+	char *name;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	if (n->cl == cl) {
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	parent = n->parent;
+	name = n->name ? strdup(n->name) : NULL;
+	pthread_mutex_unlock(&fs->lock);
+	if (!parent || !name) {
+		free(name);
+		return -ESTALE;
+	}
+	if ((rc = rewalk(fs, parent)) < 0) {
+		free(name);
+		return rc;
+	}
+	fid = p9_cl_fid_new(cl);
+	rc = p9_cl_walk(cl, parent->fid, fid, name, NULL);
+	free(name);
+	if (rc < 0) {
+		p9_cl_fid_free(cl, fid);
+		return rc == -ENOENT ? -ESTALE : rc;
+	}
+	if ((rc = get_stat(fs, cl, fid, &st, &q)) < 0 || q.path != n->qpath) {
+		p9_cl_clunk(cl, fid);
+		return rc < 0 ? rc : -ESTALE;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n->cl = cl;
+	n->fid = fid;
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
+/* The connection and fid to use for inode ino. */
+static int
+nfid(struct fs *fs, fuse_ino_t ino, struct p9_cl **cl, uint32_t *fid)
+{
+	struct node *n = node_of(fs, ino);
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	if (n->cl != fs->cl) {
+		pthread_mutex_unlock(&fs->lock);
+		pthread_mutex_lock(&fs->walking);
+		rc = rewalk(fs, n);
+		pthread_mutex_unlock(&fs->walking);
+		pthread_mutex_lock(&fs->lock);
+	}
+	*cl = n->cl;
+	*fid = n->fid;
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+/* A new fid for ino on the current connection, walked from its own. */
+static int
+clone_fid(struct fs *fs, fuse_ino_t ino, struct p9_cl **cl, uint32_t *out)
+{
+	uint32_t nf, fid;
+	int rc;
+
+	if ((rc = nfid(fs, ino, cl, &nf)) < 0)
+		return rc;
+	fid = p9_cl_fid_new(*cl);
+	if ((rc = p9_cl_walk(*cl, nf, fid, "", NULL)) < 0) {
+		p9_cl_fid_free(*cl, fid);
+		return rc;
+	}
+	*out = fid;
+	return 0;
+}
+
+/* Walks parent/name and fills its entry. */
 static int
 lookup_entry(struct fs *fs, fuse_ino_t parent, const char *name,
     struct fuse_entry_param *e)
 {
-	struct node *p = node_of(fs, parent), *n;
-	uint32_t fid = p9_cl_fid_new(fs->cl);
+	struct node *n;
+	struct p9_cl *cl;
 	struct p9_qid q;
+	uint32_t pf, fid;
 	int rc;
 
 	memset(e, 0, sizeof *e);
 	if (strchr(name, '/'))
 		return -EINVAL;
-	if ((rc = p9_cl_walk(fs->cl, p->fid, fid, name, NULL)) < 0) {
-		p9_cl_fid_free(fs->cl, fid);
+	if ((rc = nfid(fs, parent, &cl, &pf)) < 0)
+		return rc;
+	fid = p9_cl_fid_new(cl);
+	if ((rc = p9_cl_walk(cl, pf, fid, name, NULL)) < 0) {
+		p9_cl_fid_free(cl, fid);
 		return rc;
 	}
-	if ((rc = get_stat(fs, fid, &e->attr, &q)) < 0) {
-		p9_cl_clunk(fs->cl, fid);
+	if ((rc = get_stat(fs, cl, fid, &e->attr, &q)) < 0) {
+		p9_cl_clunk(cl, fid);
 		return rc;
 	}
-	if (!(n = node_get(fs, fid, q.path)))
+	if (!(n = node_get(fs, cl, fid, q.path, node_of(fs, parent), name)))
 		return -ENOMEM;
 	e->ino = ino_of(fs, n);
 	e->attr_timeout = fs->attr_timeout;
@@ -314,9 +493,13 @@ static void
 op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	struct p9_cl *cl;
 	struct stat st;
-	int rc = get_stat(fs, node_of(fs, ino)->fid, &st, NULL);
+	uint32_t fid;
+	int rc;
 
+	if ((rc = nfid(fs, ino, &cl, &fid)) == 0)
+		rc = get_stat(fs, cl, fid, &st, NULL);
 	if (rc < 0)
 		reply_err(req, rc);
 	else
@@ -328,10 +511,15 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
     struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	uint32_t fid = node_of(fs, ino)->fid;
+	struct p9_cl *cl;
 	struct stat st;
+	uint32_t fid;
 	int rc;
 
+	if ((rc = nfid(fs, ino, &cl, &fid)) < 0) {
+		reply_err(req, rc);
+		return;
+	}
 	if (fs->dotl) {
 		struct p9_iattr a;
 
@@ -368,27 +556,27 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		}
 		if (to_set & FUSE_SET_ATTR_CTIME)
 			a.valid |= P9_SETATTR_CTIME;
-		rc = p9_cl_setattr(fs->cl, fid, &a);
+		rc = p9_cl_setattr(cl, fid, &a);
 	} else {
 		struct p9_stat s;
-		struct stat cur;
+		struct stat now;
 
 		p9_stat_null(&s);
 		if ((to_set & FUSE_SET_ATTR_MODE) &&
-		    get_stat(fs, fid, &cur, NULL) == 0)
+		    get_stat(fs, cl, fid, &now, NULL) == 0)
 			/* wstat's mode carries the type bit too */
 			s.mode = (attr->st_mode & 0777) |
-			         (S_ISDIR(cur.st_mode) ? P9_DMDIR : 0);
+			         (S_ISDIR(now.st_mode) ? P9_DMDIR : 0);
 		if (to_set & FUSE_SET_ATTR_SIZE)
 			s.length = (uint64_t)attr->st_size;
 		if (to_set & FUSE_SET_ATTR_MTIME)
 			s.mtime = (uint32_t)attr->st_mtim.tv_sec;
 		rc = to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)
 		         ? -EPERM
-		         : p9_cl_wstat(fs->cl, fid, &s);
+		         : p9_cl_wstat(cl, fid, &s);
 	}
 	if (rc == 0)
-		rc = get_stat(fs, fid, &st, NULL);
+		rc = get_stat(fs, cl, fid, &st, NULL);
 	if (rc < 0)
 		reply_err(req, rc);
 	else
@@ -398,11 +586,11 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 /* ---- names ---- */
 
 static int
-rpc(struct fs *fs, struct p9_fcall *t, struct p9_fcall *r)
+rpc(struct p9_cl *cl, struct p9_fcall *t, struct p9_fcall *r)
 {
 	uint8_t *buf = NULL;
 	struct p9_fcall dummy;
-	int rc = p9_cl_rpc(fs->cl, t, r ? r : &dummy, &buf);
+	int rc = p9_cl_rpc(cl, t, r ? r : &dummy, &buf);
 
 	free(buf); /* callers use no strings of the reply */
 	return rc;
@@ -413,25 +601,22 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TMKDIR};
+	struct p9_cl *cl;
+	uint32_t fid;
 	int rc;
 
 	if (!fs->dotl) {
-		uint32_t fid = p9_cl_fid_new(fs->cl);
-
-		rc = p9_cl_walk(fs->cl, node_of(fs, parent)->fid, fid, "", NULL);
-		if (rc < 0) {
-			p9_cl_fid_free(fs->cl, fid);
-		} else {
-			rc = p9_cl_create(fs->cl, fid, name,
+		if ((rc = clone_fid(fs, parent, &cl, &fid)) == 0) {
+			rc = p9_cl_create(cl, fid, name,
 			    P9_DMDIR | (mode & 0777), P9_OREAD, NULL);
-			p9_cl_clunk(fs->cl, fid);
+			p9_cl_clunk(cl, fid);
 		}
-	} else {
-		t.u.mkdir.dfid = node_of(fs, parent)->fid;
+	} else if ((rc = nfid(fs, parent, &cl, &fid)) == 0) {
+		t.u.mkdir.dfid = fid;
 		t.u.mkdir.name = (char *)name;
 		t.u.mkdir.mode = mode & 07777;
 		t.u.mkdir.gid = fuse_req_ctx(req)->gid;
-		rc = rpc(fs, &t, NULL);
+		rc = rpc(cl, &t, NULL);
 	}
 	if (rc < 0)
 		reply_err(req, rc);
@@ -445,19 +630,24 @@ op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TMKNOD};
+	struct p9_cl *cl;
+	uint32_t fid;
 	int rc;
 
 	if (!fs->dotl) {
 		reply_err(req, ENOSYS);
 		return;
 	}
-	t.u.mknod.dfid = node_of(fs, parent)->fid;
-	t.u.mknod.name = (char *)name;
-	t.u.mknod.mode = mode;
-	t.u.mknod.major = major(rdev);
-	t.u.mknod.minor = minor(rdev);
-	t.u.mknod.gid = fuse_req_ctx(req)->gid;
-	if ((rc = rpc(fs, &t, NULL)) < 0)
+	if ((rc = nfid(fs, parent, &cl, &fid)) == 0) {
+		t.u.mknod.dfid = fid;
+		t.u.mknod.name = (char *)name;
+		t.u.mknod.mode = mode;
+		t.u.mknod.major = major(rdev);
+		t.u.mknod.minor = minor(rdev);
+		t.u.mknod.gid = fuse_req_ctx(req)->gid;
+		rc = rpc(cl, &t, NULL);
+	}
+	if (rc < 0)
 		reply_err(req, rc);
 	else
 		reply_entry(req, parent, name);
@@ -469,17 +659,22 @@ op_symlink(
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TSYMLINK};
+	struct p9_cl *cl;
+	uint32_t fid;
 	int rc;
 
 	if (!fs->dotl) {
 		reply_err(req, ENOSYS);
 		return;
 	}
-	t.u.symlink.fid = node_of(fs, parent)->fid;
-	t.u.symlink.name = (char *)name;
-	t.u.symlink.symtgt = (char *)target;
-	t.u.symlink.gid = fuse_req_ctx(req)->gid;
-	if ((rc = rpc(fs, &t, NULL)) < 0)
+	if ((rc = nfid(fs, parent, &cl, &fid)) == 0) {
+		t.u.symlink.fid = fid;
+		t.u.symlink.name = (char *)name;
+		t.u.symlink.symtgt = (char *)target;
+		t.u.symlink.gid = fuse_req_ctx(req)->gid;
+		rc = rpc(cl, &t, NULL);
+	}
+	if (rc < 0)
 		reply_err(req, rc);
 	else
 		reply_entry(req, parent, name);
@@ -490,16 +685,22 @@ op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TLINK};
+	struct p9_cl *cl, *cl2;
+	uint32_t dfid, fid;
 	int rc;
 
 	if (!fs->dotl) {
 		reply_err(req, ENOSYS);
 		return;
 	}
-	t.u.link.dfid = node_of(fs, parent)->fid;
-	t.u.link.fid = node_of(fs, ino)->fid;
-	t.u.link.name = (char *)name;
-	if ((rc = rpc(fs, &t, NULL)) < 0)
+	if ((rc = nfid(fs, parent, &cl, &dfid)) == 0 &&
+	    (rc = nfid(fs, ino, &cl2, &fid)) == 0) {
+		t.u.link.dfid = dfid;
+		t.u.link.fid = fid;
+		t.u.link.name = (char *)name;
+		rc = cl == cl2 ? rpc(cl, &t, NULL) : -EIO;
+	}
+	if (rc < 0)
 		reply_err(req, rc);
 	else
 		reply_entry(req, parent, name);
@@ -510,15 +711,20 @@ op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TREADLINK}, r;
+	struct p9_cl *cl;
 	uint8_t *buf = NULL;
+	uint32_t fid;
 	int rc;
 
 	if (!fs->dotl) {
 		reply_err(req, EINVAL);
 		return;
 	}
-	t.u.fid.fid = node_of(fs, ino)->fid;
-	if ((rc = p9_cl_rpc(fs->cl, &t, &r, &buf)) < 0)
+	if ((rc = nfid(fs, ino, &cl, &fid)) == 0) {
+		t.u.fid.fid = fid;
+		rc = p9_cl_rpc(cl, &t, &r, &buf);
+	}
+	if (rc < 0)
 		reply_err(req, rc);
 	else
 		fuse_reply_readlink(req, r.u.rreadlink.target);
@@ -531,24 +737,28 @@ remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, int dir)
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TUNLINKAT};
+	struct p9_cl *cl;
+	uint32_t pf, fid;
 	int rc;
 
+	if ((rc = nfid(fs, parent, &cl, &pf)) < 0) {
+		reply_err(req, rc);
+		return;
+	}
 	rc = -EOPNOTSUPP;
 	if (fs->dotl) {
-		t.u.unlinkat.dfid = node_of(fs, parent)->fid;
+		t.u.unlinkat.dfid = pf;
 		t.u.unlinkat.name = (char *)name;
 		t.u.unlinkat.flags = dir ? P9_AT_REMOVEDIR : 0;
-		rc = rpc(fs, &t, NULL);
+		rc = rpc(cl, &t, NULL);
 	}
 	if (rc == -EOPNOTSUPP) {
 		/* plain 9P, or a server without Tunlinkat (diod): Tremove */
-		uint32_t fid = p9_cl_fid_new(fs->cl);
-
-		if ((rc = p9_cl_walk(fs->cl, node_of(fs, parent)->fid, fid,
-		         name, NULL)) < 0)
-			p9_cl_fid_free(fs->cl, fid);
+		fid = p9_cl_fid_new(cl);
+		if ((rc = p9_cl_walk(cl, pf, fid, name, NULL)) < 0)
+			p9_cl_fid_free(cl, fid);
 		else
-			rc = p9_cl_remove(fs->cl, fid);
+			rc = p9_cl_remove(cl, fid);
 	}
 	reply_err(req, rc);
 }
@@ -565,61 +775,122 @@ op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	remove_name(req, parent, name, 1);
 }
 
+/* The fid of the inode with qid path qpath on cl, if there is one, else
+ * fid. */
+static uint32_t
+known_fid(struct fs *fs, struct p9_cl *cl, uint64_t qpath, uint32_t fid)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	for (n = fs->table[qpath % NBUCKETS]; n; n = n->next)
+		if (n->qpath == qpath && n->cl == cl) {
+			fid = n->fid;
+			break;
+		}
+	pthread_mutex_unlock(&fs->lock);
+	return fid;
+}
+
+/* Is a below (or at) n? (lock held) */
+static int
+below(const struct node *a, const struct node *n)
+{
+	for (; a; a = a->parent)
+		if (a == n)
+			return 1;
+	return 0;
+}
+
+/* After a rename: the moved inode's place, for walking to it again.  A
+ * server that keeps a path in each fid (one without Trenameat, as diod)
+ * moved only the fid the rename was done with: the fids of what lies
+ * beneath are walked again, from the moved one, when next used. */
+static void
+renamed(struct fs *fs, fuse_ino_t newparent, const char *newname, int paths)
+{
+	struct fuse_entry_param e;
+	struct node *moved, *n;
+	size_t i;
+
+	if ((!fs->reconnect && !paths) ||
+	    lookup_entry(fs, newparent, newname, &e) < 0)
+		return;
+	moved = node_of(fs, e.ino);
+	if (paths) {
+		pthread_mutex_lock(&fs->lock);
+		for (i = 0; i < NBUCKETS; i++)
+			for (n = fs->table[i]; n; n = n->next)
+				if (n != moved && n->cl && below(n, moved)) {
+					/* its fid goes once unlocked */
+					p9_cl_clunk(n->cl, n->fid);
+					n->cl = NULL;
+				}
+		pthread_mutex_unlock(&fs->lock);
+	}
+	node_forget(fs, moved, 1);
+}
+
 static void
 op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
     fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TRENAMEAT};
-	int rc;
+	struct p9_cl *cl, *cl2;
+	uint32_t of, nf, fid;
+	int rc, trename = 0;
 
 	if (flags) { /* RENAME_NOREPLACE, RENAME_EXCHANGE: not in 9P */
 		reply_err(req, EINVAL);
 		return;
 	}
-	if (!fs->dotl) {
-		/* Plan 9 renames within a directory, by wstat */
-		struct p9_stat s;
-		uint32_t fid;
-
-		if (parent != newparent) {
-			reply_err(req, EXDEV);
-			return;
-		}
-		fid = p9_cl_fid_new(fs->cl);
-		if ((rc = p9_cl_walk(fs->cl, node_of(fs, parent)->fid, fid,
-		         name, NULL)) < 0) {
-			p9_cl_fid_free(fs->cl, fid);
-		} else {
-			p9_stat_null(&s);
-			s.name = (char *)newname;
-			rc = p9_cl_wstat(fs->cl, fid, &s);
-			p9_cl_clunk(fs->cl, fid);
-		}
+	if ((rc = nfid(fs, parent, &cl, &of)) < 0 ||
+	    (rc = nfid(fs, newparent, &cl2, &nf)) < 0 ||
+	    (rc = cl == cl2 ? 0 : -EIO) < 0) {
 		reply_err(req, rc);
 		return;
 	}
-	t.u.renameat.olddirfid = node_of(fs, parent)->fid;
-	t.u.renameat.oldname = (char *)name;
-	t.u.renameat.newdirfid = node_of(fs, newparent)->fid;
-	t.u.renameat.newname = (char *)newname;
-	if ((rc = rpc(fs, &t, NULL)) == -EOPNOTSUPP) {
-		/* a server without Trenameat: Trename of a walked fid */
-		uint32_t fid = p9_cl_fid_new(fs->cl);
+	rc = -EOPNOTSUPP;
+	if (fs->dotl) {
+		t.u.renameat.olddirfid = of;
+		t.u.renameat.oldname = (char *)name;
+		t.u.renameat.newdirfid = nf;
+		t.u.renameat.newname = (char *)newname;
+		rc = rpc(cl, &t, NULL);
+	}
+	if (rc == -EOPNOTSUPP) {
+		/* Trename of a walked fid (a server without Trenameat); plain
+		 * 9P renames within a directory, by wstat */
+		struct p9_qid q;
 
-		if ((rc = p9_cl_walk(fs->cl, node_of(fs, parent)->fid, fid,
-		         name, NULL)) < 0) {
-			p9_cl_fid_free(fs->cl, fid);
-		} else {
+		fid = p9_cl_fid_new(cl);
+		if ((rc = p9_cl_walk(cl, of, fid, name, &q)) < 0) {
+			p9_cl_fid_free(cl, fid);
+		} else if (fs->dotl) {
 			struct p9_fcall m = {.type = P9_TRENAME};
 
-			m.u.rename.fid = fid;
-			m.u.rename.dfid = node_of(fs, newparent)->fid;
+			/* with the inode's own fid where there is one: a
+			 * server that keeps paths in fids (diod) moves that
+			 * fid's path along */
+			m.u.rename.fid = known_fid(fs, cl, q.path, fid);
+			m.u.rename.dfid = nf;
 			m.u.rename.name = (char *)newname;
-			rc = rpc(fs, &m, NULL);
-			p9_cl_clunk(fs->cl, fid);
+			rc = rpc(cl, &m, NULL);
+			p9_cl_clunk(cl, fid);
+			trename = 1;
+		} else {
+			struct p9_stat s;
+
+			p9_stat_null(&s);
+			s.name = (char *)newname;
+			rc = parent == newparent ? p9_cl_wstat(cl, fid, &s)
+			                         : -EXDEV;
+			p9_cl_clunk(cl, fid);
 		}
 	}
+	if (rc == 0)
+		renamed(fs, newparent, newname, !fs->dotl || trename);
 	reply_err(req, rc);
 }
 
@@ -651,7 +922,6 @@ cache_mode(struct fs *fs, struct node *n, const struct stat *st,
 	if (S_ISREG(st->st_mode) && st->st_size == 0 && q->version == 0) {
 		/* synthetic: no size, no version; a stream */
 		fi->direct_io = 1;
-		fi->nonseekable = 0;
 		return;
 	}
 	pthread_mutex_lock(&fs->lock);
@@ -666,48 +936,128 @@ cache_mode(struct fs *fs, struct node *n, const struct stat *st,
 
 /* A new fid for ino, opened with flags. */
 static int
-open_fid(struct fs *fs, fuse_ino_t ino, int flags, uint32_t *out,
-    struct p9_qid *q)
+open_fid(struct fs *fs, fuse_ino_t ino, int flags, struct p9_cl **cl,
+    uint32_t *out, struct p9_qid *q)
 {
-	uint32_t fid = p9_cl_fid_new(fs->cl);
+	uint32_t fid;
 	int rc;
 
-	if ((rc = p9_cl_walk(fs->cl, node_of(fs, ino)->fid, fid, "", NULL)) <
-	    0) {
-		p9_cl_fid_free(fs->cl, fid);
+	if ((rc = clone_fid(fs, ino, cl, &fid)) < 0)
 		return rc;
-	}
-	rc = fs->dotl ? p9_cl_lopen(fs->cl, fid, lflags(flags), q, NULL)
-	              : p9_cl_open(fs->cl, fid, omode(flags), q, NULL);
+	rc = fs->dotl ? p9_cl_lopen(*cl, fid, lflags(flags), q, NULL)
+	              : p9_cl_open(*cl, fid, omode(flags), q, NULL);
 	if (rc < 0) {
-		p9_cl_clunk(fs->cl, fid);
+		p9_cl_clunk(*cl, fid);
 		return rc;
 	}
 	*out = fid;
 	return 0;
 }
 
+static struct ofile *
+ofile_new(struct fs *fs, fuse_ino_t ino, struct p9_cl *cl, uint32_t fid,
+    int flags, int stream)
+{
+	struct ofile *of = calloc(1, sizeof *of);
+
+	if (!of)
+		return NULL;
+	of->cl = cl;
+	of->fid = fid;
+	of->flags = flags & ~(O_TRUNC | O_CREAT | O_EXCL);
+	of->stream = stream;
+	of->node = node_of(fs, ino);
+	pthread_mutex_lock(&fs->lock);
+	of->node->nlookup++; /* it names the file while open */
+	pthread_mutex_unlock(&fs->lock);
+	return of;
+}
+
+static void
+ofile_free(struct fs *fs, struct ofile *of)
+{
+	p9_cl_clunk(of->cl, of->fid);
+	node_forget(fs, of->node, 1);
+	free(of);
+}
+
+static struct ofile *
+ofile_of(struct fuse_file_info *fi)
+{
+	return (struct ofile *)(uintptr_t)fi->fh;
+}
+
+/* The connection and fid of an open file: opened again, as it was, on a
+ * new connection. */
+static int
+ofid(struct fs *fs, struct ofile *of, struct p9_cl **cl, uint32_t *fid)
+{
+	struct p9_cl *now = cur(fs);
+	struct p9_qid q;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->walking);
+	if (of->cl != now) {
+		uint32_t nf;
+
+		pthread_mutex_unlock(&fs->walking);
+		rc = open_fid(fs, ino_of(fs, of->node), of->flags, &now, &nf,
+		    &q);
+		pthread_mutex_lock(&fs->walking);
+		if (rc == 0) {
+			if (of->cl != now) {
+				of->cl = now;
+				of->fid = nf;
+			} else {
+				p9_cl_clunk(now, nf);
+			}
+		}
+	}
+	*cl = of->cl;
+	*fid = of->fid;
+	pthread_mutex_unlock(&fs->walking);
+	return rc;
+}
+
+static void
+reply_opened(fuse_req_t req, struct fs *fs, fuse_ino_t ino,
+    struct fuse_file_info *fi, struct p9_cl *cl, uint32_t fid, int create,
+    struct fuse_entry_param *e)
+{
+	struct ofile *of = ofile_new(fs, ino, cl, fid, fi->flags, fi->direct_io);
+
+	if (!of) {
+		p9_cl_clunk(cl, fid);
+		if (create)
+			node_forget(fs, node_of(fs, ino), 1);
+		reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)of;
+	if ((create ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi)) !=
+	    0)
+		ofile_free(fs, of); /* interrupted */
+}
+
 static void
 op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	struct p9_cl *cl;
 	struct stat st;
 	struct p9_qid q;
 	uint32_t fid;
 	int rc;
 
-	if ((rc = open_fid(fs, ino, fi->flags, &fid, &q)) < 0) {
+	if ((rc = open_fid(fs, ino, fi->flags, &cl, &fid, &q)) < 0) {
 		reply_err(req, rc);
 		return;
 	}
-	if (get_stat(fs, fid, &st, NULL) == 0)
+	if (get_stat(fs, cl, fid, &st, NULL) == 0)
 		cache_mode(fs, node_of(fs, ino), &st, &q, fi);
 	else
 		fi->direct_io = 1;
-	/* read is not told the open's direct_io: the handle carries it */
-	fi->fh = fid | (fi->direct_io ? FH_STREAM : 0);
-	if (fuse_reply_open(req, fi) != 0) /* interrupted */
-		p9_cl_clunk(fs->cl, fid);
+	reply_opened(req, fs, ino, fi, cl, fid, 0, NULL);
 }
 
 static void
@@ -716,29 +1066,26 @@ op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 {
 	struct fs *fs = fs_of(req);
 	struct fuse_entry_param e;
-	uint32_t fid = p9_cl_fid_new(fs->cl);
+	struct p9_cl *cl;
+	uint32_t fid;
 	int rc;
 
-	if ((rc = p9_cl_walk(fs->cl, node_of(fs, parent)->fid, fid, "",
-	         NULL)) < 0) {
-		p9_cl_fid_free(fs->cl, fid);
+	if ((rc = clone_fid(fs, parent, &cl, &fid)) < 0) {
 		reply_err(req, rc);
 		return;
 	}
-	rc = fs->dotl ? p9_cl_lcreate(fs->cl, fid, name, lflags(fi->flags),
+	rc = fs->dotl ? p9_cl_lcreate(cl, fid, name, lflags(fi->flags),
 	                    mode & 07777, fuse_req_ctx(req)->gid, NULL)
-	              : p9_cl_create(fs->cl, fid, name, mode & 0777,
+	              : p9_cl_create(cl, fid, name, mode & 0777,
 	                    omode(fi->flags), NULL);
 	if (rc == 0)
 		rc = lookup_entry(fs, parent, name, &e);
 	if (rc < 0) {
-		p9_cl_clunk(fs->cl, fid);
+		p9_cl_clunk(cl, fid);
 		reply_err(req, rc);
 		return;
 	}
-	fi->fh = fid;
-	if (fuse_reply_create(req, &e, fi) != 0)
-		p9_cl_clunk(fs->cl, fid);
+	reply_opened(req, fs, e.ino, fi, cl, fid, 1, &e);
 }
 
 static void
@@ -746,12 +1093,18 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	struct ofile *of = ofile_of(fi);
 	uint8_t *buf = malloc(size ? size : 1);
+	struct p9_cl *cl;
+	uint32_t fid;
 	size_t got = 0;
 	ssize_t n;
+	int rc;
 
-	if (!buf) {
-		reply_err(req, ENOMEM);
+	rc = -ENOMEM;
+	if (!buf || (rc = ofid(fs, of, &cl, &fid)) < 0) {
+		reply_err(req, rc);
+		free(buf);
 		return;
 	}
 	/* a stream answers with what it has; a file is read in full, as
@@ -761,11 +1114,10 @@ op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 		if (want > fs->iosize)
 			want = fs->iosize;
-		n = p9_cl_read(fs->cl, (uint32_t)fi->fh,
-		    (uint64_t)off + got, buf + got, want);
+		n = p9_cl_read(cl, fid, (uint64_t)off + got, buf + got, want);
 		if (n > 0)
 			got += (size_t)n;
-	} while (n > 0 && got < size && !(fi->fh & FH_STREAM));
+	} while (n > 0 && got < size && !of->stream);
 	if (n < 0 && got == 0)
 		reply_err(req, (int)n);
 	else
@@ -778,16 +1130,23 @@ op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
     off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	struct p9_cl *cl;
+	uint32_t fid;
 	size_t done = 0;
 	ssize_t n = 0;
+	int rc;
 
+	if ((rc = ofid(fs, ofile_of(fi), &cl, &fid)) < 0) {
+		reply_err(req, rc);
+		return;
+	}
 	while (done < size) {
 		size_t want = size - done;
 
 		if (want > fs->iosize)
 			want = fs->iosize;
-		n = p9_cl_write(fs->cl, (uint32_t)fi->fh,
-		    (uint64_t)off + done, buf + done, want);
+		n = p9_cl_write(cl, fid, (uint64_t)off + done, buf + done,
+		    want);
 		if (n <= 0)
 			break;
 		done += (size_t)n;
@@ -801,7 +1160,7 @@ op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 static void
 op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	p9_cl_clunk(fs_of(req)->cl, (uint32_t)fi->fh);
+	ofile_free(fs_of(req), ofile_of(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -811,14 +1170,20 @@ op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TFSYNC};
+	struct p9_cl *cl;
+	uint32_t fid;
+	int rc;
 
 	if (!fs->dotl) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	t.u.fsync.fid = (uint32_t)fi->fh;
-	t.u.fsync.datasync = (uint32_t)datasync;
-	reply_err(req, rpc(fs, &t, NULL));
+	if ((rc = ofid(fs, ofile_of(fi), &cl, &fid)) == 0) {
+		t.u.fsync.fid = fid;
+		t.u.fsync.datasync = (uint32_t)datasync;
+		rc = rpc(cl, &t, NULL);
+	}
+	reply_err(req, rc);
 }
 
 /* ---- directories ---- */
@@ -827,18 +1192,19 @@ static void
 op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	int flags = O_RDONLY | (fs->dotl ? O_DIRECTORY : 0);
+	struct p9_cl *cl;
 	struct p9_qid q;
 	uint32_t fid;
 	int rc;
 
-	if ((rc = open_fid(fs, ino, O_RDONLY | (fs->dotl ? O_DIRECTORY : 0),
-	         &fid, &q)) < 0) {
+	if ((rc = open_fid(fs, ino, flags, &cl, &fid, &q)) < 0) {
 		reply_err(req, rc);
 		return;
 	}
-	fi->fh = fid;
-	if (fuse_reply_open(req, fi) != 0)
-		p9_cl_clunk(fs->cl, fid);
+	fi->flags = flags;
+	fi->direct_io = 0;
+	reply_opened(req, fs, ino, fi, cl, fid, 0, NULL);
 }
 
 static mode_t
@@ -855,12 +1221,15 @@ op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t cap = size < fs->iosize ? size : fs->iosize, used = 0;
 	uint8_t *in = malloc(cap + 1);
 	char *out = malloc(size);
-	ssize_t n, pos = 0;
+	struct p9_cl *cl;
+	uint32_t fid;
+	ssize_t n = -ENOMEM, pos = 0;
+	int rc = -ENOMEM;
 
-	if (!in || !out) {
+	if (!in || !out || (rc = ofid(fs, ofile_of(fi), &cl, &fid)) < 0) {
 		free(in);
 		free(out);
-		reply_err(req, ENOMEM);
+		reply_err(req, rc);
 		return;
 	}
 	if (fs->dotl) {
@@ -868,8 +1237,7 @@ op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		char name[NAME_MAX + 1];
 		struct stat st;
 
-		n = p9_cl_readdir(fs->cl, (uint32_t)fi->fh, (uint64_t)off, in,
-		    cap);
+		n = p9_cl_readdir(cl, fid, (uint64_t)off, in, cap);
 		while (n > 0 && pos < n) {
 			ssize_t k = p9_dirent_unpack(&de, in + pos,
 			    (size_t)(n - pos));
@@ -895,16 +1263,12 @@ op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct p9_stat s;
 		struct stat st;
 
-		n = p9_cl_read(fs->cl, (uint32_t)fi->fh, (uint64_t)off, in,
-		    cap);
+		n = p9_cl_read(cl, fid, (uint64_t)off, in, cap);
 		while (n > 0 && pos < n) {
-			uint8_t save = in[n];
 			ssize_t k = p9_stat_unpack(&s, in + pos,
-			    (size_t)(n - pos),
-			    p9_cl_dialect(fs->cl));
+			    (size_t)(n - pos), p9_cl_dialect(cl));
 			size_t need;
 
-			in[n] = save;
 			if (k <= 0)
 				break;
 			memset(&st, 0, sizeof st);
@@ -932,14 +1296,19 @@ op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TSTATFS}, r;
 	struct statvfs sv;
+	struct p9_cl *cl;
+	uint32_t fid;
 	int rc;
 
 	memset(&sv, 0, sizeof sv);
 	sv.f_namemax = NAME_MAX;
 	sv.f_bsize = sv.f_frsize = 4096;
 	if (fs->dotl) {
-		t.u.fid.fid = node_of(fs, ino)->fid;
-		if ((rc = rpc(fs, &t, &r)) < 0) {
+		if ((rc = nfid(fs, ino, &cl, &fid)) == 0) {
+			t.u.fid.fid = fid;
+			rc = rpc(cl, &t, &r);
+		}
+		if (rc < 0) {
 			reply_err(req, rc);
 			return;
 		}
@@ -962,7 +1331,8 @@ op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TXATTRWALK}, r;
-	uint32_t fid;
+	struct p9_cl *cl;
+	uint32_t nf, fid;
 	uint8_t *buf;
 	ssize_t n;
 	int rc;
@@ -971,32 +1341,36 @@ op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		reply_err(req, ENOTSUP);
 		return;
 	}
-	fid = p9_cl_fid_new(fs->cl);
-	t.u.xattrwalk.fid = node_of(fs, ino)->fid;
+	if ((rc = nfid(fs, ino, &cl, &nf)) < 0) {
+		reply_err(req, rc);
+		return;
+	}
+	fid = p9_cl_fid_new(cl);
+	t.u.xattrwalk.fid = nf;
 	t.u.xattrwalk.newfid = fid;
 	t.u.xattrwalk.name = (char *)name;
-	if ((rc = rpc(fs, &t, &r)) < 0) {
-		p9_cl_fid_free(fs->cl, fid);
+	if ((rc = rpc(cl, &t, &r)) < 0) {
+		p9_cl_fid_free(cl, fid);
 		reply_err(req, rc == -ENOENT ? ENODATA : rc);
 		return;
 	}
 	if (size == 0) {
-		p9_cl_clunk(fs->cl, fid);
+		p9_cl_clunk(cl, fid);
 		fuse_reply_xattr(req, (size_t)r.u.rxattrwalk.size);
 		return;
 	}
 	if (r.u.rxattrwalk.size > size) {
-		p9_cl_clunk(fs->cl, fid);
+		p9_cl_clunk(cl, fid);
 		reply_err(req, ERANGE);
 		return;
 	}
 	if (!(buf = malloc(r.u.rxattrwalk.size + 1))) {
-		p9_cl_clunk(fs->cl, fid);
+		p9_cl_clunk(cl, fid);
 		reply_err(req, ENOMEM);
 		return;
 	}
-	n = p9_cl_read(fs->cl, fid, 0, buf, (size_t)r.u.rxattrwalk.size);
-	p9_cl_clunk(fs->cl, fid);
+	n = p9_cl_read(cl, fid, 0, buf, (size_t)r.u.rxattrwalk.size);
+	p9_cl_clunk(cl, fid);
 	if (n < 0)
 		reply_err(req, (int)n);
 	else
@@ -1016,6 +1390,7 @@ op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TXATTRCREATE};
+	struct p9_cl *cl;
 	uint32_t fid;
 	int rc;
 
@@ -1023,10 +1398,7 @@ op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		reply_err(req, ENOTSUP);
 		return;
 	}
-	fid = p9_cl_fid_new(fs->cl);
-	if ((rc = p9_cl_walk(fs->cl, node_of(fs, ino)->fid, fid, "", NULL)) <
-	    0) {
-		p9_cl_fid_free(fs->cl, fid);
+	if ((rc = clone_fid(fs, ino, &cl, &fid)) < 0) {
 		reply_err(req, rc);
 		return;
 	}
@@ -1034,16 +1406,16 @@ op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	t.u.xattrcreate.name = (char *)name;
 	t.u.xattrcreate.attr_size = size;
 	t.u.xattrcreate.flags = (uint32_t)flags;
-	if ((rc = rpc(fs, &t, NULL)) == 0 && size > 0) {
-		ssize_t n = p9_cl_write(fs->cl, fid, 0, value, size);
+	if ((rc = rpc(cl, &t, NULL)) == 0 && size > 0) {
+		ssize_t n = p9_cl_write(cl, fid, 0, value, size);
 
 		rc = n < 0 ? (int)n : 0;
 	}
 	/* the clunk sets it */
 	if (rc == 0)
-		rc = p9_cl_clunk(fs->cl, fid);
+		rc = p9_cl_clunk(cl, fid);
 	else
-		p9_cl_clunk(fs->cl, fid);
+		p9_cl_clunk(cl, fid);
 	reply_err(req, rc);
 }
 
@@ -1076,15 +1448,20 @@ op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TGETLOCK}, r;
+	struct p9_cl *cl;
+	uint32_t fid;
 	int rc;
 
 	if (!fs->dotl) {
 		reply_err(req, ENOSYS);
 		return;
 	}
-	t.u.lock.fid = (uint32_t)fi->fh;
-	flock_of(&t.u.lock.lock, lock, fi->lock_owner);
-	if ((rc = rpc(fs, &t, &r)) < 0) {
+	if ((rc = ofid(fs, ofile_of(fi), &cl, &fid)) == 0) {
+		t.u.lock.fid = fid;
+		flock_of(&t.u.lock.lock, lock, fi->lock_owner);
+		rc = rpc(cl, &t, &r);
+	}
+	if (rc < 0) {
 		reply_err(req, rc);
 		return;
 	}
@@ -1103,18 +1480,24 @@ op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 {
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TLOCK}, r;
+	struct p9_cl *cl;
+	uint32_t fid;
 	int rc, i;
 
 	if (!fs->dotl) {
 		reply_err(req, ENOSYS);
 		return;
 	}
-	t.u.lock.fid = (uint32_t)fi->fh;
+	if ((rc = ofid(fs, ofile_of(fi), &cl, &fid)) < 0) {
+		reply_err(req, rc);
+		return;
+	}
+	t.u.lock.fid = fid;
 	flock_of(&t.u.lock.lock, lock, fi->lock_owner);
 	/* a blocking lock is asked for again until it is had (as v9fs):
 	 * every 10 ms, for at most 10 minutes, or until interrupted */
 	for (i = 0;; i++) {
-		if ((rc = rpc(fs, &t, &r)) < 0)
+		if ((rc = rpc(cl, &t, &r)) < 0)
 			break;
 		if (r.u.rlock.status != P9_LOCK_BLOCKED || !sleep ||
 		    i >= 60000 || fuse_req_interrupted(req))
@@ -1175,6 +1558,70 @@ static const struct fuse_lowlevel_ops ops = {
     .setlk = op_setlk,
 };
 
+/* ---- reconnecting ---- */
+
+/* Connects and attaches; the client, or NULL with err filled in. */
+static struct p9_cl *
+attach(struct fs *fs, const char *addr, uint32_t *root, struct p9_qid *q,
+    char *err, size_t cap)
+{
+	struct p9_cl *cl;
+	char uname[32];
+	int e = 0, rc;
+
+	if (!(cl = p9_cl_connect(&fs->addr, &fs->copts, &e))) {
+		snprintf(err, cap, "cannot reach %s: %s", addr, strerror(-e));
+		return NULL;
+	}
+	*root = p9_cl_fid_new(cl);
+	snprintf(uname, sizeof uname, "%u", (unsigned)geteuid());
+	if ((rc = p9_cl_attach(cl, *root, uname, (uint32_t)geteuid(),
+	         fs->aname, q)) < 0) {
+		snprintf(err, cap, "attach '%s' on %s: %s", fs->aname, addr,
+		    strerror(-rc));
+		p9_cl_close(cl);
+		return NULL;
+	}
+	return cl;
+}
+
+/* Waits for a broken connection, then connects again every second until
+ * the server is back; what was open is opened again when next used. */
+static void *
+reconnector(void *arg)
+{
+	struct fs *fs = arg;
+	struct p9_cl *cl, **d;
+	struct p9_qid q;
+	uint32_t root;
+	char err[300];
+
+	for (;;) {
+		pthread_mutex_lock(&fs->lock);
+		while (!fs->broken)
+			pthread_cond_wait(&fs->broken_cv, &fs->lock);
+		pthread_mutex_unlock(&fs->lock);
+		while (!(cl = attach(fs, "the server", &root, &q, err,
+		             sizeof err)) ||
+		       q.path != fs->root.qpath) {
+			if (cl) /* another tree now: not ours */
+				p9_cl_close(cl);
+			sleep(1);
+		}
+		pthread_mutex_lock(&fs->lock);
+		if ((d = realloc(fs->dead, (fs->ndead + 1) * sizeof *d))) {
+			fs->dead = d;
+			fs->dead[fs->ndead++] = fs->cl;
+		}
+		fs->cl = cl;
+		fs->root.cl = cl;
+		fs->root.fid = root;
+		fs->broken = 0;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	return NULL;
+}
+
 /* ---- the command ---- */
 
 struct opts {
@@ -1182,7 +1629,7 @@ struct opts {
 	const char *version;
 	uint32_t msize;
 	double attr_timeout, entry_timeout;
-	int foreground, debug;
+	int foreground, debug, reconnect;
 	char fuseopts[4096]; /* what FUSE is told */
 };
 
@@ -1198,7 +1645,8 @@ usage(FILE *f)
 	    "  -f     stay in the foreground\n"
 	    "  -o     msize=N (default 1 MiB + 24), aname=NAME,\n"
 	    "         version=9P2000.L|9P2000.u|9P2000, attr_timeout=SECS,\n"
-	    "         entry_timeout=SECS (default 1), debug; FUSE's own:\n"
+	    "         entry_timeout=SECS (default 1), reconnect, debug;\n"
+	    "         FUSE's own:\n"
 	    "         allow_other, default_permissions, ro, ...\n",
 	    DEFAULT_PORT);
 }
@@ -1296,8 +1744,7 @@ parse_opts(struct opts *o, char *list)
 		} else if (!strcmp(opt, "debug")) {
 			o->debug = 1;
 		} else if (!strcmp(opt, "reconnect")) {
-			return mfail("reconnect is not supported yet%s%s",
-			    "", "");
+			o->reconnect = 1;
 		} else if (add_fuseopt(o, opt) < 0) {
 			return mfail("too many options%s%s", "", "");
 		}
@@ -1344,42 +1791,32 @@ readahead_once(void)
 static struct fuse_session *
 setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 {
-	struct p9_client_opts co;
-	struct p9_addr a;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se;
 	struct p9_qid q;
-	char uname[32], fsname[300], real[PATH_MAX];
-	int e = 0, rc;
+	char fsname[300], real[PATH_MAX];
 
-	if (p9_addr_parse(&a, o->addr, DEFAULT_PORT) < 0) {
+	if (p9_addr_parse(&fs->addr, o->addr, DEFAULT_PORT) < 0) {
 		snprintf(err, cap, "bad address '%s'", o->addr);
 		return NULL;
 	}
-	memset(&co, 0, sizeof co);
-	co.msize = o->msize;
-	co.dialect = (enum p9_dialect)p9_dialect_parse(o->version);
-	co.trace = o->debug;
-	if (!(fs->cl = p9_cl_connect(&a, &co, &e))) {
-		snprintf(err, cap, "cannot reach %s: %s", o->addr,
-		    strerror(-e));
+	fs->copts.msize = o->msize;
+	fs->copts.dialect = (enum p9_dialect)p9_dialect_parse(o->version);
+	fs->copts.trace = o->debug;
+	fs->aname = o->aname;
+	fs->reconnect = o->reconnect;
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->walking, NULL);
+	pthread_cond_init(&fs->broken_cv, NULL);
+	fs->ra_once = (pthread_once_t)PTHREAD_ONCE_INIT;
+	the_fs = fs;
+	if (!(fs->cl = attach(fs, o->addr, &fs->root.fid, &q, err, cap)))
 		return NULL;
-	}
 	fs->dotl = p9_cl_dialect(fs->cl) == P9_2000L;
 	fs->iosize = p9_cl_msize(fs->cl) - P9_IOHDRSZ;
 	fs->attr_timeout = o->attr_timeout;
-	fs->ra_once = (pthread_once_t)PTHREAD_ONCE_INIT;
-	the_fs = fs;
 	fs->entry_timeout = o->entry_timeout;
-	pthread_mutex_init(&fs->lock, NULL);
-	fs->root.fid = p9_cl_fid_new(fs->cl);
-	snprintf(uname, sizeof uname, "%u", (unsigned)geteuid());
-	if ((rc = p9_cl_attach(fs->cl, fs->root.fid, uname,
-	         (uint32_t)geteuid(), o->aname, &q)) < 0) {
-		snprintf(err, cap, "attach '%s' on %s: %s", o->aname, o->addr,
-		    strerror(-rc));
-		return NULL;
-	}
+	fs->root.cl = fs->cl;
 	fs->root.qpath = q.path;
 	fs->root.nlookup = 1;
 
@@ -1516,6 +1953,12 @@ unum_mount(int argc, char **argv)
 			/* the parent is gone: run all the same */
 		}
 		close(ready[1]);
+	}
+	if (fs.reconnect) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, reconnector, &fs) == 0)
+			pthread_detach(t);
 	}
 	lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, 0);
