@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# unum mount against unumd, beyond the file battery of
+# tests/interop/mount.sh: its command line and errors, plain 9P2000,
+# -o reconnect across a server restart (paths, the working directory and
+# an open file), and a mount made by an ordinary user through fusermount3.
+# Runs as root; skipped without /dev/fuse or fusermount3.
+# shellcheck disable=SC2154 # NAME_sock, NAME_pid come from start_unumd
+. "$(dirname "$0")/../lib/common.sh"
+
+if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
+	echo "1..0 # SKIP no /dev/fuse or no fusermount3 (apt-get install fuse3)"
+	exit 0
+fi
+
+mounts=""
+unmount_all() {
+	local m
+	for m in $mounts; do
+		mountpoint -q "$m" && { "$UNUM" umount "$m" || umount -l "$m"; }
+	done 2>/dev/null
+	cleanup
+}
+trap unmount_all EXIT
+
+# the test's own directory is walked by the user of the last test
+chmod 755 "$tmp"
+mkdir -p "$tmp/ex/sub" "$tmp/m1" "$tmp/m2" "$tmp/m3"
+printf 'hello\n' >"$tmp/ex/sub/f.txt"
+start_unumd m -e "$tmp/ex" || exit 1
+
+# ---- the command ----
+"$UNUM" mount --help | grep -q "usage: unum mount" && ok "mount --help" ||
+	notok "mount --help"
+"$UNUM" mount -o msize=1 "unix:$m_sock" "$tmp/m1" 2>"$tmp/err"
+same "$?:$(wc -l <"$tmp/err")" "1:1" "a bad option: exit 1, one line"
+"$UNUM" mount "unix:$tmp/none.sock" "$tmp/m1" 2>"$tmp/err"
+same "$?:$(wc -l <"$tmp/err")" "1:1" "an unreachable server: exit 1, one line"
+mountpoint -q "$tmp/m1" && notok "and nothing is mounted" || ok "and nothing is mounted"
+"$UNUM" mount "unix:$m_sock:nosuch" "$tmp/m1" 2>"$tmp/err"
+case "$?:$(cat "$tmp/err")" in
+1:*nosuch*) ok "an unknown attach name is named" ;;
+*) notok "an unknown attach name is named: $(cat "$tmp/err")" ;;
+esac
+
+# ---- plain 9P2000 ----
+if "$UNUM" mount -o version=9P2000 "unix:$m_sock" "$tmp/m1"; then
+	mounts="$mounts $tmp/m1"
+	same "$(cat "$tmp/m1/sub/f.txt")" "hello" "9P2000: a file reads"
+	printf 'plan9\n' >"$tmp/m1/sub/new" &&
+		same "$(cat "$tmp/ex/sub/new")" "plan9" "9P2000: create and write"
+	mv "$tmp/m1/sub/new" "$tmp/m1/sub/renamed" &&
+		[ -f "$tmp/ex/sub/renamed" ] && ok "9P2000: rename in a directory (wstat)" ||
+		notok "9P2000: rename in a directory (wstat)"
+	chmod 600 "$tmp/m1/sub/renamed"
+	same "$(stat -c %a "$tmp/ex/sub/renamed")" "600" "9P2000: chmod (wstat)"
+	mkdir "$tmp/m1/sub/d" && rm "$tmp/m1/sub/renamed" && rmdir "$tmp/m1/sub/d"
+	same "$(ls "$tmp/ex/sub")" "f.txt" "9P2000: mkdir, rm, rmdir"
+	ln -s x "$tmp/m1/sub/l" 2>"$tmp/err"
+	case "$(cat "$tmp/err")" in
+	*"not implemented"* | *"not supported"*) ok "9P2000: no symlinks, said so" ;;
+	*) notok "9P2000: no symlinks, said so: $(cat "$tmp/err")" ;;
+	esac
+	"$UNUM" umount "$tmp/m1" && ok "9P2000: unmounted" || notok "9P2000: unmounted"
+else
+	notok "unum mount -o version=9P2000"
+fi
+
+# ---- reconnect ----
+if "$UNUM" mount -o reconnect,attr_timeout=0,entry_timeout=0 \
+	"unix:$m_sock" "$tmp/m2"; then
+	mounts="$mounts $tmp/m2"
+	exec 4<"$tmp/m2/sub/f.txt"
+	(
+		cd "$tmp/m2/sub" || exit 1
+		kill "$m_pid"
+		for _ in $(seq 50); do kill -0 "$m_pid" 2>/dev/null || break; sleep 0.1; done
+		t0=$(date +%s%N)
+		out=$(timeout 10 cat f.txt 2>&1)
+		t1=$(date +%s%N)
+		case "$out" in
+		*"Input/output error"*) echo "ok: $(((t1 - t0) / 1000000))" ;;
+		*) echo "bad: $out" ;;
+		esac >"$tmp/outage"
+		# the server comes back on the same socket
+		"$UNUMD" -c /dev/null -n m -s "$m_sock" -l "127.0.0.1:$(free_port 5720)" \
+			-e "$tmp/ex" 2>"$tmp/m2.log" &
+		echo $! >"$tmp/m2.pid"
+		got=""
+		for _ in $(seq 100); do
+			got=$(cat f.txt 2>/dev/null) && break
+			sleep 0.1
+		done
+		echo "$got" >"$tmp/after"
+	)
+	pids="$pids $(cat "$tmp/m2.pid")"
+	case "$(cat "$tmp/outage")" in
+	ok:*) ok "reconnect: during the outage, EIO in $(cut -d' ' -f2 "$tmp/outage") ms" ;;
+	*) notok "reconnect: during the outage, EIO: $(cat "$tmp/outage")" ;;
+	esac
+	same "$(cat "$tmp/after")" "hello" \
+		"reconnect: the working directory works again once the server is back"
+	same "$(cat "$tmp/m2/sub/f.txt")" "hello" "reconnect: a path reads"
+	same "$(head -c 100 <&4)" "hello" "reconnect: a file open before reads on"
+	exec 4<&-
+	printf 'after\n' >"$tmp/m2/sub/g.txt"
+	same "$(cat "$tmp/ex/sub/g.txt" 2>&1)" "after" "reconnect: a new file is written"
+	"$UNUM" umount "$tmp/m2" && ok "reconnect: unmounted" || notok "reconnect: unmounted"
+else
+	notok "unum mount -o reconnect"
+fi
+
+# ---- an ordinary user ----
+# Debian makes /dev/fuse 0666; where it is not, a private mount namespace
+# gets a 0666 node of its own (the same device).
+if command -v unshare >/dev/null && command -v setpriv >/dev/null; then
+	mkdir -p "$tmp/ex/pub" && chmod 777 "$tmp/ex/pub"
+	chown nobody "$tmp/m3"
+	mknod -m 666 "$tmp/fuse" c 10 229
+	as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	unshare -m --propagation private sh -c '
+		mount --bind "$1/fuse" /dev/fuse || exit 1
+		$2 "$3" mount "unix:$4" "$1/m3" || { echo "mount failed"; exit 1; }
+		$2 sh -c "cat \"$1/m3/sub/f.txt\"; echo made >\"$1/m3/pub/byuser\""
+		grep -c " $1/m3 fuse.unum .*user_id=65534" /proc/mounts
+		$2 "$3" umount "$1/m3" && echo unmounted
+	' sh "$tmp" "$as_nobody" "$UNUM" "$m_sock" >"$tmp/user.out" 2>&1
+	same "$(tr '\n' ' ' <"$tmp/user.out")" "hello 1 unmounted " \
+		"a user mounts (fusermount3), reads, writes and unmounts"
+	same "$(stat -c %U "$tmp/ex/pub/byuser" 2>&1)" "nobody" \
+		"what the user made is the user's on the server"
+else
+	echo "ok $((n += 1)) # SKIP no unshare or setpriv"
+	echo "ok $((n += 1)) # SKIP no unshare or setpriv"
+fi
+
+done_testing
