@@ -43,6 +43,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 
 #include "9p/p9.h"
 #include "mount.h"
@@ -62,6 +63,9 @@ struct node {
 	char *name;
 	/* at the last open: page cache kept when these have not changed */
 	uint64_t mtime_sec, mtime_nsec, size;
+	/* until when it is known to have no security.capability (the kernel
+	 * asks before every write) */
+	struct timespec nocaps;
 	struct node *next; /* in its hash bucket */
 };
 
@@ -212,6 +216,9 @@ get_stat(struct fs *fs, struct p9_cl *cl, uint32_t fid, struct stat *st,
 		st->st_ctim.tv_sec = (time_t)a.ctime_sec;
 		st->st_ctim.tv_nsec = (long)a.ctime_nsec;
 		st->st_ino = a.qid.path;
+		/* the unit of I/O is one message: cp and its kind read and
+		 * write that much at a time */
+		st->st_blksize = fs->iosize;
 		if (qid)
 			*qid = a.qid;
 	} else {
@@ -1326,9 +1333,37 @@ op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- xattrs (9P2000.L) ---- */
 
+/* Whether n is known to have no security.capability (with set: it is
+ * known now, for attr_timeout; with set < 0: not known any more). */
+static int
+nocaps(struct fs *fs, struct node *n, int set)
+{
+	struct timespec now;
+	int known;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&fs->lock);
+	if (set > 0) {
+		double until = (double)now.tv_sec + now.tv_nsec / 1e9 +
+		               fs->attr_timeout;
+
+		n->nocaps.tv_sec = (time_t)until;
+		n->nocaps.tv_nsec = (long)((until - (double)n->nocaps.tv_sec) *
+		                           1e9);
+	} else if (set < 0) {
+		n->nocaps.tv_sec = n->nocaps.tv_nsec = 0;
+	}
+	known = now.tv_sec < n->nocaps.tv_sec ||
+	        (now.tv_sec == n->nocaps.tv_sec &&
+	            now.tv_nsec < n->nocaps.tv_nsec);
+	pthread_mutex_unlock(&fs->lock);
+	return known;
+}
+
 static void
 op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	int caps = !strcmp(name, "security.capability");
 	struct fs *fs = fs_of(req);
 	struct p9_fcall t = {.type = P9_TXATTRWALK}, r;
 	struct p9_cl *cl;
@@ -1341,6 +1376,10 @@ op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		reply_err(req, ENOTSUP);
 		return;
 	}
+	if (caps && nocaps(fs, node_of(fs, ino), 0)) {
+		reply_err(req, ENODATA);
+		return;
+	}
 	if ((rc = nfid(fs, ino, &cl, &nf)) < 0) {
 		reply_err(req, rc);
 		return;
@@ -1351,7 +1390,12 @@ op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	t.u.xattrwalk.name = (char *)name;
 	if ((rc = rpc(cl, &t, &r)) < 0) {
 		p9_cl_fid_free(cl, fid);
-		reply_err(req, rc == -ENOENT ? ENODATA : rc);
+		if (rc == -ENOENT || rc == -ENODATA) {
+			rc = -ENODATA;
+			if (caps)
+				nocaps(fs, node_of(fs, ino), 1);
+		}
+		reply_err(req, rc);
 		return;
 	}
 	if (size == 0) {
@@ -1398,6 +1442,8 @@ op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		reply_err(req, ENOTSUP);
 		return;
 	}
+	if (!strcmp(name, "security.capability"))
+		nocaps(fs, node_of(fs, ino), -1);
 	if ((rc = clone_fid(fs, ino, &cl, &fid)) < 0) {
 		reply_err(req, rc);
 		return;
