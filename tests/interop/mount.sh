@@ -472,14 +472,14 @@ op_tar() {
 }
 op_build() {
 	cp "$tmp/prog/"* .
-	make 2>&1
+	make --no-print-directory 2>&1
 	echo "status $?"
 	./hello one two
 	cat out.txt
-	make 2>&1
+	make --no-print-directory 2>&1
 	sleep 0.01
 	touch util.h
-	make 2>&1
+	make --no-print-directory 2>&1
 	./hello
 }
 ops="create offsets append truncate rename symlink link chmod mkdir readdir
