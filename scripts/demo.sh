@@ -9,6 +9,7 @@ UNUM=$PWD/build/unum
 PORT=${UNUM_DEMO_PORT:-5640}
 work=$(mktemp -d /tmp/unum-demo.XXXXXX)
 pids=""
+mnt=""
 
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null; done
@@ -18,6 +19,9 @@ cleanup() {
 			sleep 0.1; i=$((i + 1))
 		done
 	done
+	if [ -n "$mnt" ] && mountpoint -q "$mnt"; then
+		"$UNUM" umount "$mnt" 2>/dev/null || umount -l "$mnt"
+	fi
 	rm -rf "$work"
 	echo "demo: stopped the nodes and removed $work"
 }
@@ -39,10 +43,12 @@ for i in 1 2 3; do
 done
 for i in 1 2 3; do
 	n=0
-	until [ -S "$work/node$i.sock" ] || [ $n -ge 100 ]; do
+	# up when it says it serves its TCP address (the port may be taken)
+	until grep -q "serving 127.0.0.$i:$PORT" "$work/node$i.log" ||
+		[ $n -ge 100 ]; do
 		sleep 0.05; n=$((n + 1))
 	done
-	if [ ! -S "$work/node$i.sock" ]; then
+	if ! grep -q "serving 127.0.0.$i:$PORT" "$work/node$i.log"; then
 		echo "demo: node$i did not start:" >&2
 		cat "$work/node$i.log" >&2
 		exit 1
@@ -115,6 +121,26 @@ fi
 echo
 run "$UNUM" 9p -a "127.0.0.2:$PORT" -A fs ls --json /
 echo
+if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
+	echo "demo: node3's files and processes as a file system here (unum mount)"
+	mnt=$work/n3
+	mkdir -p "$mnt/fs" "$mnt/proc"
+	run "$UNUM" mount "127.0.0.3:$PORT:fs" "$mnt/fs"
+	run ls -l "$mnt/fs"
+	run head -c 64 "$mnt/fs/only-on-node3"
+	run "$UNUM" mount "127.0.0.3:$PORT:proc" "$mnt/proc"
+	echo "\$ exec 3<>$mnt/proc/clone; read id <&3; echo 'argv ...' >&3"
+	exec 3<>"$mnt/proc/clone"
+	read -r id <&3
+	printf "argv sh -c 'for i in 1 2 3; do echo tick \$i; sleep 0.3; done'\nexec\n" >&3
+	run cat "$mnt/proc/$id/stdout"
+	run cat "$mnt/proc/$id/wait"
+	exec 3>&-
+	run "$UNUM" umount "$mnt/proc"
+	run "$UNUM" umount "$mnt/fs"
+	mnt=""
+	echo
+fi
 if [ $ok -eq 1 ]; then
 	echo "demo: all three copies match the original"
 else
