@@ -23,13 +23,14 @@ WARN := -Wall -Wextra -Werror -Wempty-body -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 UNUM_CFLAGS := -std=gnu17 -D_GNU_SOURCE $(WARN) -Isrc -pthread \
-	$(shell $(PKGCONFIG) --cflags libuv 2>/dev/null)
-LIBS := $(shell $(PKGCONFIG) --libs libuv 2>/dev/null) -pthread
+	$(shell $(PKGCONFIG) --cflags libuv openssl 2>/dev/null)
+SSL_LIBS := $(shell $(PKGCONFIG) --libs openssl 2>/dev/null)
+LIBS := $(shell $(PKGCONFIG) --libs libuv 2>/dev/null) $(SSL_LIBS) -pthread
 # the commands carry libuv inside: a process starts faster with one shared
 # object fewer to load and bind (unum run is started once per remote
 # program), and a node needs no libuv installed
 CMD_LIBS := $(shell $(PKGCONFIG) --libs --static libuv-static 2>/dev/null || \
-	$(PKGCONFIG) --libs libuv 2>/dev/null) -pthread
+	$(PKGCONFIG) --libs libuv 2>/dev/null) $(SSL_LIBS) -pthread
 FUSE_CFLAGS := $(shell $(PKGCONFIG) --cflags fuse3 2>/dev/null)
 FUSE_LIBS := $(shell $(PKGCONFIG) --libs fuse3 2>/dev/null)
 TEST_LIBS := $(shell $(PKGCONFIG) --libs cmocka 2>/dev/null)

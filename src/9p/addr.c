@@ -48,8 +48,12 @@ p9_addr_parse(struct p9_addr *a, const char *s, int default_port)
 		a->is_unix = 1;
 		return set_str(a->path, sizeof a->path, s, strlen(s));
 	}
-	if (strncmp(s, "tcp:", 4) == 0)
+	if (strncmp(s, "plain:", 6) == 0) {
+		a->plain = 1;
+		s += 6;
+	} else if (strncmp(s, "tcp:", 4) == 0) {
 		s += 4;
+	}
 	if (*s == '[') {
 		const char *close = strchr(s, ']');
 

@@ -777,6 +777,11 @@ connected(uv_connect_t *req, int status)
 		connector_end(k, -ENOMEM);
 		return;
 	}
+	if (!k->path && k->opts.tls &&
+	    !(s = p9_stream_tls_new(k->loop, s, k->opts.tls))) {
+		connector_end(k, -ENOMEM);
+		return;
+	}
 	rc = start(k->loop, s, &k->opts, k->cb, k->arg);
 	if (k->path && k->tries > 0) {
 		if (rc < 0)

@@ -818,6 +818,20 @@ static void (*map_dotl(struct p9_req *r, const struct p9_ops *ops))(
 
 /* Checks a request and finds its handler; returns an errno to answer with
  * instead.  Fills r->fid, fid2, newfid. */
+/* A listener may serve some trees only (a plain one). */
+static int
+aname_allowed(struct p9_conn *c, const struct p9_tree *tree)
+{
+	const char *const *a = c->st->peer.anames;
+
+	if (!a)
+		return 1;
+	for (; *a; a++)
+		if (tree->aname && strcmp(*a, tree->aname) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 {
@@ -830,7 +844,8 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 
 	switch (in->type) {
 	case P9_TAUTH:
-		if (!(tree = p9_srv_tree(c->srv, in->u.auth.aname)))
+		if (!(tree = p9_srv_tree(c->srv, in->u.auth.aname)) ||
+		    !aname_allowed(c, tree))
 			return -3;
 		if (!tree->ops->auth)
 			return -2; /* as diod and Plan 9 say it */
@@ -840,7 +855,8 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 		*fn = tree->ops->auth;
 		return 0;
 	case P9_TATTACH:
-		if (!(tree = p9_srv_tree(c->srv, in->u.attach.aname)))
+		if (!(tree = p9_srv_tree(c->srv, in->u.attach.aname)) ||
+		    !aname_allowed(c, tree))
 			return -3;
 		if (in->u.attach.afid != P9_NOFID &&
 		    (err = need_fid(c, &r->fid2, in->u.attach.afid)))

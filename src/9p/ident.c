@@ -2,7 +2,9 @@
  * ident.c - who a Tattach is.  The connection says, never the message: a
  * peer's uid comes from its credentials (stream.c); a client may not claim
  * another user, except root, who may act for any (as the kernel's v9fs
- * does with access=user); a peer of unknown identity is the anonymous user.
+ * does with access=user); a peer of unknown identity, or any on a plain
+ * listener, is the anonymous user; a node (TLS, the cluster key) names the
+ * user itself.
  */
 #include <errno.h>
 #include <string.h>
@@ -19,7 +21,16 @@ p9_attach_ident(
 
 	memset(id, 0, sizeof *id);
 	id->gid = (gid_t)-1;
-	if (!peer->has_cred) {
+	if (peer->node && !peer->anon) {
+		/* a node holds the cluster key: it names the user, as slurmd
+		 * trusts munge; its root is ours unless squashed */
+		if (n_uname == P9_NONUNAME || (n_uname == 0 && peer->squash_root)) {
+			id->uid = anon_uid;
+			id->gid = anon_gid;
+		} else {
+			id->uid = n_uname;
+		}
+	} else if (!peer->has_cred || peer->anon) {
 		id->uid = anon_uid;
 		id->gid = anon_gid;
 	} else if (peer->uid == 0) {

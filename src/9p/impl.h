@@ -10,6 +10,7 @@
 struct p9_listener {
 	uv_stream_t *h; /* uv_tcp_t or uv_pipe_t */
 	struct p9_srv *srv;
+	struct p9_listen_opts o;
 	char path[108]; /* Unix socket to unlink at close */
 	struct p9_listener *next;
 };

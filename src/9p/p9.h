@@ -544,10 +544,13 @@ int p9_strerrno(const char *ename);
 /*
  * A 9P endpoint: "unix:PATH", "tcp:HOST:PORT", "HOST:PORT", "[V6]:PORT", or
  * a path containing '/' (a Unix socket).  HOST is a numeric address or a
- * name.  default_port applies when a TCP address has none.
+ * name.  default_port applies when a TCP address has none.  "plain:HOST:PORT"
+ * is TCP without TLS even where a cluster key is at hand (diod, a plain
+ * listener).
  */
 struct p9_addr {
 	int is_unix;
+	int plain;
 	char path[108]; /* unix */
 	char host[256]; /* tcp */
 	int port;
@@ -569,6 +572,15 @@ struct p9_peer {
 	uid_t uid;
 	gid_t gid;
 	char addr[64]; /* "unix", "127.0.0.1:4567", ... for logs */
+	/* a node that proved it holds the cluster key (TLS), and the id of
+	 * the key it used */
+	int node;
+	char keyid[20];
+	/* set by the listener: only these attach names (NULL: any), and
+	 * every user is the anonymous one */
+	const char *const *anames;
+	int anon;
+	int squash_root; /* a node's root is the anonymous user here */
 };
 
 struct p9_stream;
@@ -610,6 +622,32 @@ struct p9_stream {
  * stream owns and frees it).  Fills peer from the socket: its address,
  * and with identify (a server's side) who the peer is. */
 struct p9_stream *p9_stream_uv_new(uv_stream_t *h, int identify);
+
+/* ---- TLS between nodes (tls.c) ---- */
+
+#define P9_KEY_LEN 32 /* a cluster key: 32 random bytes, in hex in its file */
+
+struct p9_tls_ctx;
+
+/* Reads a cluster key file, refusing one others may read, one owned by
+ * someone else than us or root, or one of the wrong form.  0, or -1 with
+ * a one-line message in err. */
+int p9_key_read(const char *path, uint8_t key[P9_KEY_LEN], char *err,
+    size_t cap);
+/* Writes a new random key to path (mode 0600; an existing file only with
+ * force).  0, or -1 with err. */
+int p9_key_new(const char *path, int force, char *err, size_t cap);
+/* The key's public id (16 hex digits), for logs: which key a peer used. */
+void p9_key_id(const uint8_t key[P9_KEY_LEN], char id[32]);
+/* A TLS 1.3 context authenticated by the key (a server also accepts
+ * prevkey, during a rollover, if not NULL).  NULL with err. */
+struct p9_tls_ctx *p9_tls_ctx_new(int server, const uint8_t key[P9_KEY_LEN],
+    const uint8_t *prevkey, char *err, size_t cap);
+void p9_tls_ctx_free(struct p9_tls_ctx *t);
+/* TLS over the byte stream in (which it takes over).  The handshake runs
+ * first, with a 10 s deadline; what is written meanwhile waits. */
+struct p9_stream *p9_stream_tls_new(
+    uv_loop_t *loop, struct p9_stream *in, struct p9_tls_ctx *t);
 
 /* ---- Server framework (srv.c, conn.c) ---- */
 
@@ -743,6 +781,19 @@ struct p9_srv *p9_srv_new(uv_loop_t *loop, const struct p9_srv_opts *opts);
 /* Listens on a TCP address (host, port) or a Unix socket path (created
  * with the given mode, replacing a stale socket).  0 or -errno. */
 int p9_srv_listen(struct p9_srv *srv, const struct p9_addr *a, int mode);
+/* The same, with what the listener's connections are: over TLS (tls, a
+ * server context: peers are nodes), or plain with only some attach names
+ * (anames, NULL-terminated, kept by the caller) and every user anonymous;
+ * squash_root: a node's root is the anonymous user. */
+struct p9_listen_opts {
+	int mode;
+	struct p9_tls_ctx *tls;
+	const char *const *anames;
+	int anon;
+	int squash_root;
+};
+int p9_srv_listen_opts(
+    struct p9_srv *srv, const struct p9_addr *a, const struct p9_listen_opts *o);
 /* Serves an already connected socket fd (socketpair, inetd). 0 or -errno. */
 int p9_srv_serve_fd(struct p9_srv *srv, int fd);
 /* Serves over a stream the caller made (TLS, memory); the server owns it. */
@@ -816,6 +867,7 @@ struct p9_client_opts {
 	uint32_t msize;          /* asked for; 0: 1 MiB + 24 */
 	enum p9_dialect dialect; /* asked for; the server may offer less */
 	int trace;               /* every message to stderr */
+	struct p9_tls_ctx *tls;  /* TCP: TLS with this (a client context) */
 };
 
 /*

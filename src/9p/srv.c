@@ -96,12 +96,21 @@ p9_srv_nconns(struct p9_srv *srv)
 }
 
 static int
-serve_handle(struct p9_srv *srv, uv_stream_t *h)
+serve_handle(struct p9_srv *srv, uv_stream_t *h, const struct p9_listen_opts *o)
 {
-	struct p9_stream *s = p9_stream_uv_new(h, 1);
+	/* a TLS peer is who its key says, not who owns its socket */
+	struct p9_stream *s = p9_stream_uv_new(h, !o || !o->tls);
 
 	if (!s)
 		return -ENOMEM;
+	if (o && o->tls &&
+	    !(s = p9_stream_tls_new(srv->loop, s, o->tls)))
+		return -ENOMEM;
+	if (o) {
+		s->peer.anames = o->anames;
+		s->peer.anon = o->anon;
+		s->peer.squash_root = o->squash_root;
+	}
 	if (!p9_srv_serve_stream(srv, s))
 		return -ENOMEM;
 	p9_log(LOG_DEBUG, "%s: connected", s->peer.addr);
@@ -148,7 +157,7 @@ on_connection(uv_stream_t *lh, int status)
 		uv_close((uv_handle_t *)h, free_handle_cb);
 		return;
 	}
-	if (serve_handle(srv, h) < 0)
+	if (serve_handle(srv, h, &l->o) < 0)
 		p9_log(LOG_ERR, "out of memory for a connection");
 }
 
@@ -197,12 +206,22 @@ resolve(const struct p9_addr *a, struct sockaddr_storage *ss)
 int
 p9_srv_listen(struct p9_srv *srv, const struct p9_addr *a, int mode)
 {
+	struct p9_listen_opts o = {.mode = mode};
+
+	return p9_srv_listen_opts(srv, a, &o);
+}
+
+int
+p9_srv_listen_opts(
+    struct p9_srv *srv, const struct p9_addr *a, const struct p9_listen_opts *o)
+{
 	struct p9_listener *l = calloc(1, sizeof *l);
-	int rc;
+	int mode = o->mode, rc;
 
 	if (!l)
 		return -ENOMEM;
 	l->srv = srv;
+	l->o = *o;
 	if (a->is_unix) {
 		uv_pipe_t *p = malloc(sizeof *p);
 
@@ -277,7 +296,7 @@ p9_srv_serve_fd(struct p9_srv *srv, int fd)
 		uv_close((uv_handle_t *)h, free_handle_cb);
 		return rc;
 	}
-	return serve_handle(srv, h);
+	return serve_handle(srv, h, NULL);
 }
 
 static void

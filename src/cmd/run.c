@@ -237,6 +237,38 @@ usage(FILE *f)
 	    "failed.\n");
 }
 
+struct p9_tls_ctx *
+unum_tls(const struct p9_addr *a)
+{
+	static struct p9_tls_ctx *ctx;
+	const char *path = getenv("UNUM_KEY");
+	uint8_t key[P9_KEY_LEN];
+	char err[512];
+
+	if (a->is_unix || a->plain)
+		return NULL;
+	if (ctx)
+		return ctx;
+	if (!path || !*path)
+		path = "/etc/unum/cluster.key";
+	if (access(path, F_OK) < 0 && !getenv("UNUM_KEY"))
+		return NULL; /* no key here: plain TCP, for diod and its kind */
+	if (p9_key_read(path, key, err, sizeof err) < 0) {
+		fprintf(stderr,
+		    "unum: %s (a node's TCP port needs the cluster key: run "
+		    "as root, or go through the local unumd)\n",
+		    err);
+		exit(255);
+	}
+	ctx = p9_tls_ctx_new(0, key, NULL, err, sizeof err);
+	memset(key, 0, sizeof key);
+	if (!ctx) {
+		fprintf(stderr, "unum: %s\n", err);
+		exit(255);
+	}
+	return ctx;
+}
+
 const char *
 unum_node_addr(const char *given, struct p9_addr *a)
 {
@@ -261,6 +293,7 @@ unum_proc_connect(const char *addr, uint32_t *root, const char **shown)
 	addr = *shown;
 	memset(&o, 0, sizeof o);
 	o.dialect = P9_2000U; /* .u: errors come with their text */
+	o.tls = unum_tls(&a);
 	if (!(cl = p9_cl_connect(&a, &o, &e)))
 		die("cannot reach %s: %s", addr, strerror(-e));
 	*root = p9_cl_fid_new(cl);
@@ -826,6 +859,7 @@ unum_run(int argc, char **argv)
 	pthread_cond_init(&r.in.cond, NULL);
 	memset(&o, 0, sizeof o);
 	o.dialect = P9_2000U; /* .u: errors come with their text */
+	o.tls = unum_tls(&a);
 	if ((rc = p9_client_connect(r.loop, &a, &o, connected, &r)) < 0)
 		die("cannot reach %s: %s", r.addr, strerror(-rc));
 	uv_run(r.loop, UV_RUN_DEFAULT);

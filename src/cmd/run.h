@@ -21,6 +21,11 @@ void unum_json_str(const char *s);
  * parsed into *a.  Returns the address as given, or NULL if it is bad. */
 const char *unum_node_addr(const char *given, struct p9_addr *a);
 
+/* TLS for a connection to a: a client context with the cluster key
+ * ($UNUM_KEY, else /etc/unum/cluster.key), or NULL for a Unix socket, a
+ * plain: address, or no key here.  An unreadable key: one line, exit 255. */
+struct p9_tls_ctx *unum_tls(const struct p9_addr *a);
+
 /* Connects to the process server at addr (NULL: $UNUM_ADDR, else the
  * local socket) over 9P2000.u and attaches "proc"; *root is the attached
  * fid, *shown the address as given.  On failure, one line and exit 255. */

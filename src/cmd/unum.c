@@ -53,6 +53,8 @@ usage(FILE *f)
 	    "  mount [-f] [-o OPTS] ADDR[:ANAME] DIR\n"
 	    "      a node's files (or processes: ANAME proc) on DIR (FUSE)\n"
 	    "  umount DIR                  undo a mount\n"
+	    "  keygen [-f] [FILE]          a new cluster key (default "
+	    "/etc/unum/cluster.key)\n"
 	    "  version                     print the version\n"
 	    "  help                        this help\n");
 }
@@ -565,6 +567,7 @@ cmd_9p(int argc, char **argv)
 		fprintf(stderr, "unum: bad address '%s'\n", c.addr);
 		return 2;
 	}
+	o.tls = unum_tls(&a);
 	if (!(c.cl = p9_cl_connect(&a, &o, &err))) {
 		fprintf(stderr, "unum: cannot connect to %s: %s\n", c.addr,
 		    strerror(-err));
@@ -605,6 +608,43 @@ cmd_9p(int argc, char **argv)
 	return rc;
 }
 
+/* unum keygen [-f] [FILE]: a new cluster key. */
+static int
+cmd_keygen(int argc, char **argv)
+{
+	const char *path = "/etc/unum/cluster.key";
+	uint8_t key[P9_KEY_LEN];
+	char err[512], id[32];
+	int force = 0, i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-f"))
+			force = 1;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: unum keygen [-f] [FILE]\n"
+			       "Writes a new random cluster key to FILE "
+			       "(default %s, mode 0600);\n"
+			       "-f replaces an existing one.  Copy it to every "
+			       "node, as root.\n",
+			    path);
+			return 0;
+		} else if (argv[i][0] == '-' || i != argc - 1) {
+			fprintf(stderr, "usage: unum keygen [-f] [FILE]\n");
+			return 2;
+		} else
+			path = argv[i];
+	}
+	if (p9_key_new(path, force, err, sizeof err) < 0 ||
+	    p9_key_read(path, key, err, sizeof err) < 0) {
+		fprintf(stderr, "unum: keygen: %s\n", err);
+		return 1;
+	}
+	p9_key_id(key, id);
+	memset(key, 0, sizeof key);
+	printf("%s: a new cluster key, id %s\n", path, id);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -622,6 +662,8 @@ main(int argc, char **argv)
 		return unum_ps(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "kill"))
 		return unum_kill(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "keygen"))
+		return cmd_keygen(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "mount"))
 		return unum_mount(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "umount"))

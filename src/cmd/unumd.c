@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include <openssl/crypto.h>
+
 #include "9p/p9.h"
 #include "conf/conf.h"
 #include "fsrv/fsrv.h"
@@ -26,6 +28,7 @@
 #define DEFAULT_CONF "/etc/unum/unumd.conf"
 #define DEFAULT_SOCKET "/run/unum/unumd.sock"
 #define DEFAULT_PORT 5640
+#define DEFAULT_KEY "/etc/unum/cluster.key"
 #define MAX_LISTEN 8
 
 struct config {
@@ -41,6 +44,12 @@ struct config {
 	char squash[64];
 	char anon[64];
 	unsigned long long workers;
+	char key[4096], prevkey[4096];
+	int key_set; /* named (not the default): it must exist */
+	int squash_remote_root;
+	/* plain listeners: "ADDR ANAME..." */
+	char *plain[MAX_LISTEN];
+	int nplain;
 };
 
 static struct p9_srv *srv;
@@ -58,8 +67,13 @@ usage(FILE *f)
 	    " [-n NAME] [-e DIR]\n"
 	    "Serves this node's 9P tree.\n"
 	    "  -c, --config FILE   configuration (default " DEFAULT_CONF ")\n"
-	    "  -l, --listen ADDR   TCP address HOST:PORT (default "
+	    "  -l, --listen ADDR   TLS address HOST:PORT (default "
 	    "127.0.0.1:%d); repeatable; 'none' for no TCP\n"
+	    "  -k, --key FILE      the cluster key (default " DEFAULT_KEY ");\n"
+	    "                      without one, TCP is not served\n"
+	    "      --previous-key FILE  also accepted, during a rollover\n"
+	    "  -P, --plain ADDR=ANAME[,ANAME]  plain 9P (no TLS, everyone is\n"
+	    "                      the anonymous user) for these trees only\n"
 	    "  -s, --socket PATH   Unix socket (default " DEFAULT_SOCKET ")\n"
 	    "  -m, --msize BYTES   largest 9P message (default 1M+24)\n"
 	    "  -n, --name NAME     node name (default: the host name)\n"
@@ -97,6 +111,35 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 	unsigned long long *num = NULL, lo = 1, hi = 1u << 20;
 	int units = 0, i;
 
+	if (strcmp(k, "plain-listen") == 0) {
+		size_t len = 0;
+		char *line;
+
+		if (l->argc < 3) {
+			snprintf(err, cap,
+			    "%s:%d: plain-listen wants an address and the "
+			    "attach names it serves",
+			    l->file, l->lineno);
+			return -1;
+		}
+		if (c->nplain == MAX_LISTEN) {
+			snprintf(err, cap, "%s:%d: too many plain listeners",
+			    l->file, l->lineno);
+			return -1;
+		}
+		for (i = 1; i < l->argc; i++)
+			len += strlen(l->argv[i]) + 1;
+		if (!(line = malloc(len + 1)))
+			abort();
+		line[0] = '\0';
+		for (i = 1; i < l->argc; i++) {
+			strcat(line, l->argv[i]);
+			strcat(line, i == 1 ? "=" : ",");
+		}
+		line[strlen(line) - 1] = '\0';
+		c->plain[c->nplain++] = line;
+		return 0;
+	}
 	if (strcmp(k, "listen") == 0) {
 		if (l->argc < 2)
 			goto want_value;
@@ -146,6 +189,31 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 			snprintf(dst, 64, "%s", l->argv[1]);
 		return 0;
 	}
+	if (strcmp(k, "key") == 0 || strcmp(k, "previous-key") == 0) {
+		char *dst = k[0] == 'k' ? c->key : c->prevkey;
+
+		if (strlen(l->argv[1]) >= sizeof c->key) {
+			snprintf(err, cap, "%s:%d: %s: path too long", l->file,
+			    l->lineno, k);
+			return -1;
+		}
+		if (!*dst) {
+			strcpy(dst, l->argv[1]);
+			if (k[0] == 'k')
+				c->key_set = 1;
+		}
+		return 0;
+	}
+	if (strcmp(k, "remote-root") == 0) {
+		if (strcmp(l->argv[1], "squash") && strcmp(l->argv[1], "keep")) {
+			snprintf(err, cap,
+			    "%s:%d: remote-root wants squash or keep",
+			    l->file, l->lineno);
+			return -1;
+		}
+		c->squash_remote_root = !strcmp(l->argv[1], "squash");
+		return 0;
+	}
 	if (strcmp(k, "socket") == 0) {
 		if (strlen(l->argv[1]) >= sizeof c->socket) {
 			snprintf(err, cap, "%s:%d: socket path too long",
@@ -189,8 +257,8 @@ want_value:
 	return -1;
 }
 
-/* Until node-to-node trust exists, TCP serves loopback or an address the
- * operator names, never every interface. */
+/* Plain 9P serves loopback or an address the operator names, never every
+ * interface. */
 static int
 check_listen(const struct p9_addr *a, const char *s)
 {
@@ -208,6 +276,122 @@ check_listen(const struct p9_addr *a, const char *s)
 		    "interface without authentication; name one address\n",
 		    s);
 		return -1;
+	}
+	return 0;
+}
+
+/* The cluster key (and a previous one): a TLS context, or NULL with no
+ * key.  -1 for a key that is there but unusable. */
+static int
+load_key(struct config *c, struct p9_tls_ctx **tls)
+{
+	uint8_t key[P9_KEY_LEN], prev[P9_KEY_LEN];
+	char err[512], id[32], pid[32] = "";
+
+	*tls = NULL;
+	if (!*c->key)
+		snprintf(c->key, sizeof c->key, "%s", DEFAULT_KEY);
+	if (!c->key_set && access(c->key, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if (p9_key_read(c->key, key, err, sizeof err) < 0 ||
+	    (*c->prevkey && p9_key_read(c->prevkey, prev, err, sizeof err) < 0)) {
+		fprintf(stderr, "unumd: %s\n", err);
+		return -1;
+	}
+	*tls = p9_tls_ctx_new(1, key, *c->prevkey ? prev : NULL, err, sizeof err);
+	p9_key_id(key, id);
+	if (*c->prevkey)
+		p9_key_id(prev, pid);
+	OPENSSL_cleanse(key, sizeof key);
+	OPENSSL_cleanse(prev, sizeof prev);
+	if (!*tls) {
+		fprintf(stderr, "unumd: %s\n", err);
+		return -1;
+	}
+	p9_log(LOG_INFO, "cluster key %s (id %s)%s%s%s", c->key, id,
+	    *pid ? ", previous key id " : "", pid, *pid ? " still accepted" : "");
+	return 0;
+}
+
+/* TLS listeners (with a key) and plain ones (as configured). */
+static int
+start_tcp(struct config *c)
+{
+	struct p9_tls_ctx *tls;
+	struct p9_addr a;
+	int i, rc;
+
+	for (i = 0; i < c->nplain; i++) {
+		struct p9_listen_opts o = {.anon = 1};
+		char *eq = strchr(c->plain[i], '='), *save = NULL, *t;
+		const char **names = calloc(MAX_LISTEN + 1, sizeof *names);
+		int n = 0;
+
+		if (!names)
+			abort();
+		*eq = '\0';
+		for (t = strtok_r(eq + 1, ",", &save); t && n < MAX_LISTEN;
+		     t = strtok_r(NULL, ",", &save)) {
+			if (!strcmp(t, "proc")) {
+				fprintf(stderr,
+				    "unumd: plain listener %s: the process "
+				    "API is never served without TLS\n",
+				    c->plain[i]);
+				return -1;
+			}
+			names[n++] = t;
+		}
+		o.anames = names;
+		if (p9_addr_parse(&a, c->plain[i], DEFAULT_PORT) < 0 ||
+		    a.is_unix) {
+			fprintf(stderr, "unumd: bad plain listen address '%s'\n",
+			    c->plain[i]);
+			return -1;
+		}
+		if (check_listen(&a, c->plain[i]) < 0)
+			return -1;
+		if ((rc = p9_srv_listen_opts(srv, &a, &o)) < 0) {
+			fprintf(stderr, "unumd: cannot listen on %s: %s\n",
+			    c->plain[i], strerror(-rc));
+			return -1;
+		}
+		p9_log(LOG_WARNING,
+		    "serving %s in plain 9P (no TLS; every user is the "
+		    "anonymous one) for: %s",
+		    c->plain[i], eq + 1);
+		*eq = '=';
+	}
+	if (load_key(c, &tls) < 0)
+		return -1;
+	if (!tls && !c->nplain && !strcmp(c->socket, "none")) {
+		fprintf(stderr,
+		    "unumd: nothing to serve: no socket, and TCP needs the "
+		    "cluster key (%s; make one with unum keygen)\n",
+		    c->key);
+		return -1;
+	}
+	if (!tls && c->nlisten)
+		p9_log(LOG_WARNING,
+		    "no cluster key (%s): no TCP but the plain listeners; "
+		    "make a key with unum keygen",
+		    c->key);
+	for (i = 0; tls && i < c->nlisten; i++) {
+		struct p9_listen_opts o = {.tls = tls,
+		    .squash_root = c->squash_remote_root};
+
+		if (p9_addr_parse(&a, c->listen[i], DEFAULT_PORT) < 0 ||
+		    a.is_unix) {
+			fprintf(stderr,
+			    "unumd: bad listen address '%s' (want HOST:PORT)\n",
+			    c->listen[i]);
+			return -1;
+		}
+		if ((rc = p9_srv_listen_opts(srv, &a, &o)) < 0) {
+			fprintf(stderr, "unumd: cannot listen on %s: %s\n",
+			    c->listen[i], strerror(-rc));
+			return -1;
+		}
+		p9_log(LOG_INFO, "serving %s (TLS, cluster key)", c->listen[i]);
 	}
 	return 0;
 }
@@ -260,6 +444,9 @@ main(int argc, char **argv)
 	    {"squash", required_argument, NULL, 'S'},
 	    {"anon", required_argument, NULL, 'A'},
 	    {"workers", required_argument, NULL, 'W'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"previous-key", required_argument, NULL, 'K'},
+	    {"plain", required_argument, NULL, 'P'},
 	    {"trace", no_argument, NULL, 'D'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
@@ -276,8 +463,27 @@ main(int argc, char **argv)
 
 	memset(&c, 0, sizeof c);
 	while ((ch = getopt_long(
-	            argc, argv, "c:l:s:m:n:e:rDvhV", lopts, NULL)) != -1) {
+	            argc, argv, "c:l:s:m:n:e:rk:P:DvhV", lopts, NULL)) != -1) {
 		switch (ch) {
+		case 'k':
+		case 'K':
+			if (strlen(optarg) >= sizeof c.key) {
+				fprintf(stderr, "unumd: key path too long\n");
+				return 2;
+			}
+			strcpy(ch == 'k' ? c.key : c.prevkey, optarg);
+			if (ch == 'k')
+				c.key_set = 1;
+			break;
+		case 'P':
+			if (c.nplain == MAX_LISTEN || !strchr(optarg, '=')) {
+				fprintf(stderr,
+				    "unumd: --plain wants ADDR=ANAME[,ANAME]\n");
+				return 2;
+			}
+			if (!(c.plain[c.nplain++] = strdup(optarg)))
+				abort();
+			break;
 		case 'c':
 			conffile = optarg;
 			break;
@@ -493,24 +699,8 @@ main(int argc, char **argv)
 		}
 		p9_log(LOG_INFO, "serving %s", c.socket);
 	}
-	for (i = 0; i < c.nlisten; i++) {
-		if (p9_addr_parse(&a, c.listen[i], DEFAULT_PORT) < 0 ||
-		    a.is_unix) {
-			fprintf(stderr,
-			    "unumd: bad listen address '%s' "
-			    "(want HOST:PORT)\n",
-			    c.listen[i]);
-			return 1;
-		}
-		if (check_listen(&a, c.listen[i]) < 0)
-			return 1;
-		if ((rc = p9_srv_listen(srv, &a, 0)) < 0) {
-			fprintf(stderr, "unumd: cannot listen on %s: %s\n",
-			    c.listen[i], strerror(-rc));
-			return 1;
-		}
-		p9_log(LOG_INFO, "serving %s", c.listen[i]);
-	}
+	if (start_tcp(&c) < 0)
+		return 1;
 
 	uv_signal_init(uv_default_loop(), &sigs[0]);
 	uv_signal_init(uv_default_loop(), &sigs[1]);
@@ -524,6 +714,8 @@ main(int argc, char **argv)
 	psrv_free(psv);
 	for (i = 0; i < c.nlisten; i++)
 		free(c.listen[i]);
+	for (i = 0; i < c.nplain; i++)
+		free(c.plain[i]);
 	uv_loop_close(uv_default_loop());
 	return 0;
 }

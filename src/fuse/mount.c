@@ -46,6 +46,7 @@
 #include <time.h>
 
 #include "9p/p9.h"
+#include "cmd/run.h"
 #include "mount.h"
 
 #define DEFAULT_SOCKET "/run/unum/unumd.sock"
@@ -1687,7 +1688,8 @@ usage(FILE *f)
 	    "       unum umount DIR\n"
 	    "Mounts a node's 9P tree (default attach name fs: its exported "
 	    "files) on DIR.\n"
-	    "  ADDR   unix:PATH, /PATH, HOST[:PORT] (default port %d)\n"
+	    "  ADDR   unix:PATH, /PATH, HOST[:PORT] (default port %d; TLS\n"
+	    "         with the cluster key), plain:HOST:PORT (diod)\n"
 	    "  -f     stay in the foreground\n"
 	    "  -o     msize=N (default 1 MiB + 24), aname=NAME,\n"
 	    "         version=9P2000.L|9P2000.u|9P2000, attr_timeout=SECS,\n"
@@ -1716,6 +1718,10 @@ split_target(char *s, char **addr, char **aname)
 	*addr = s;
 	if (!strncmp(p, "unix:", 5))
 		p += 5;
+	else if (!strncmp(p, "plain:", 6))
+		p += 6;
+	else if (!strncmp(p, "tcp:", 4))
+		p += 4;
 	if (*p == '/' || *p == '.') {
 		if ((c = strchr(p, ':'))) {
 			*c = '\0';
@@ -1849,6 +1855,7 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 	fs->copts.msize = o->msize;
 	fs->copts.dialect = (enum p9_dialect)p9_dialect_parse(o->version);
 	fs->copts.trace = o->debug;
+	fs->copts.tls = unum_tls(&fs->addr);
 	fs->aname = o->aname;
 	fs->reconnect = o->reconnect;
 	pthread_mutex_init(&fs->lock, NULL);

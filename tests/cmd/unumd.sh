@@ -10,11 +10,31 @@ same "$("$UNUMD" --version)" "unumd 0.1.0" "unumd --version"
 
 # one-line errors that name the problem
 p=$(free_port 3)
-"$UNUMD" -c /dev/null -s none -l "0.0.0.0:$p" 2>"$tmp/err"
+"$UNUMD" -c /dev/null -s none -k "$KEY" -P "0.0.0.0:$p=fs" 2>"$tmp/err"
 rc=$?
-same "$rc:$(wc -l <"$tmp/err")" "1:1" "every-interface listen is refused in one line"
+same "$rc:$(wc -l <"$tmp/err")" "1:1" \
+	"plain 9P on every interface is refused in one line"
 grep -q "0.0.0.0:$p" "$tmp/err" && ok "the error names the address" ||
 	notok "the error names the address"
+
+# the cluster key: no key, no network; a bad key, no start
+"$UNUMD" -c /dev/null -s none -k "$tmp/no.key" -l "127.0.0.1:$p" 2>"$tmp/err"
+same "$?:$(cat "$tmp/err")" \
+	"1:unumd: key $tmp/no.key: No such file or directory" \
+	"a named key that is missing: one line naming it"
+cp "$KEY" "$tmp/open.key" && chmod 644 "$tmp/open.key"
+"$UNUMD" -c /dev/null -s none -k "$tmp/open.key" -l "127.0.0.1:$p" 2>"$tmp/err"
+same "$?:$(cat "$tmp/err")" \
+	"1:unumd: key $tmp/open.key is readable by others (mode 0644): chmod 600 $tmp/open.key" \
+	"a key others can read is refused"
+printf 'abcd\n' >"$tmp/short.key" && chmod 600 "$tmp/short.key"
+"$UNUMD" -c /dev/null -s none -k "$tmp/short.key" -l "127.0.0.1:$p" 2>"$tmp/err"
+same "$?:$(wc -l <"$tmp/err")" "1:1" "a key of the wrong size is refused in one line"
+"$UNUM" keygen "$KEY" >/dev/null 2>"$tmp/err"
+same "$?:$(wc -l <"$tmp/err")" "1:1" "unum keygen does not overwrite a key"
+same "$(stat -c %a "$KEY")" "600" "unum keygen makes a 0600 key"
+"$UNUMD" -c /dev/null -s none -l "127.0.0.1:$p" -k /nonexistent/default 2>/dev/null
+same "$?" "1" "no socket and no key: nothing to serve, exit 1"
 
 printf 'name n\nbogus 1\n' >"$tmp/bad.conf"
 "$UNUMD" -c "$tmp/bad.conf" -s none -l none 2>"$tmp/err"
@@ -84,6 +104,20 @@ p=$(free_port 9)
 same "$?:$(cat "$tmp/err")" \
 	"1:unum: cannot connect to 127.0.0.1:$p: Connection refused" \
 	"unum 9p to a closed port says so"
+
+# TLS: the key or nothing
+"$UNUM" keygen "$tmp/other.key" >/dev/null
+UNUM_KEY="$tmp/other.key" "$UNUM" 9p -a "127.0.0.1:$h_port" read node 2>"$tmp/err"
+same "$?:$(cat "$tmp/err")" \
+	"1:unum: cannot connect to 127.0.0.1:$h_port: Key was rejected by service" \
+	"TLS with the wrong key is refused"
+"$UNUM" 9p -a "plain:127.0.0.1:$h_port" read node >/dev/null 2>&1
+same "$?" "1" "plain 9P on the TLS port is refused"
+kill -0 "$h_pid" && ok "and the daemon still runs" || notok "and the daemon still runs"
+same "$("$UNUM" 9p -a "127.0.0.1:$h_port" read node | sed -n 's/^name //p')" \
+	"h" "and serves the right key over TLS"
+grep -q "cluster key $KEY (id " "$tmp/h.log" && ok "unumd logs the key's id" ||
+	notok "unumd logs the key's id"
 
 # make install into a staging directory
 if make -C "$top" -s install PREFIX=/usr DESTDIR="$tmp/root" >"$tmp/inst" 2>&1; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interoperability with Debian's diod package: diod's clients (diodls,
 # diodcat) read unumd's tree over TCP, and unum's client reads a real diod
-# server's export.
+# server's export.  diod's clients speak plain 9P: unumd serves them the
+# ram tree on a plain listener (every user is the anonymous one there).
 . "$(dirname "$0")/../lib/common.sh"
 
 command -v diodls >/dev/null || PATH=$PATH:/usr/sbin
@@ -10,8 +11,8 @@ if ! command -v diodls >/dev/null; then
 	exit 1
 fi
 
-start_unumd n1 || { notok "unumd starts"; done_testing; exit 1; }
-A="127.0.0.1:$n1_port"
+PLAIN=ram start_unumd n1 || { notok "unumd starts"; done_testing; exit 1; }
+A="127.0.0.1:$n1_pport"
 export UNUM_ADDR="$n1_sock"
 
 head -c 3000000 /dev/urandom >"$tmp/big"
@@ -54,6 +55,13 @@ for i in 1 2 3 4 5 6 7 8; do
 done
 same "$good" 8 "8 diodcat clients at once all read the file intact"
 kill -0 "$n1_pid" 2>/dev/null && ok "unumd is still up" || notok "unumd is still up"
+# the plain listener serves what it was told to, to the anonymous user
+diodcat -s "$A" -a proc clone >/dev/null 2>&1
+same "$?" "1" "no process API on a plain listener"
+diodls -s "$A" -a fs / >/dev/null 2>&1
+same "$?" "1" "no tree it was not told to serve"
+grep -q "serving 127.0.0.1:$n1_pport in plain 9P" "$tmp/n1.log" &&
+	ok "unumd warns of the plain listener" || notok "unumd warns of the plain listener"
 
 # unum's client against diod's server
 dport=$(free_port 77)
@@ -64,7 +72,7 @@ cp "$tmp/big" "$tmp/export/big"
 	-L stderr 2>"$tmp/diod.log" &
 pids="$pids $!"
 if wait_for "127.0.0.1:$dport"; then
-	D="127.0.0.1:$dport"
+	D="plain:127.0.0.1:$dport"
 	same "$("$UNUM" 9p -a "$D" -A "$tmp/export" read dir/f)" "from diod" \
 		"unum 9p reads a file from diod"
 	same "$("$UNUM" 9p -a "$D" -A "$tmp/export" read big | sha256sum)" \

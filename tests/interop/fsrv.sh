@@ -70,6 +70,8 @@ for i in $(seq 1 1500); do
 done
 head -c 50000000 /dev/urandom >"$ex/big"
 head -c 1048576 /dev/zero >"$ex/zero" # diodload reads "zero"...
+# ... and writes "null": on the plain listener it is the anonymous user
+: >"$ex/null" && chmod 666 "$ex/null"
 : >"$ex/null"                          # ... and writes "null"
 
 printf 'secret\n' >"$ex/perm/secret"
@@ -96,12 +98,15 @@ printf 'nobody owns this\n' >"$ex/ver/nb"
 chown 65534:65534 "$ex/ver/nb"
 ln -s f "$ex/ver/link"
 
-start_unumd fs -e "$ex" || {
+# diod's clients speak plain 9P: a plain listener serves them fs, as the
+# anonymous user; unum's client reaches the node over TLS (T)
+PLAIN=fs start_unumd fs -e "$ex" || {
 	notok "unumd -e starts"
 	done_testing
 	exit 1
 }
-A="127.0.0.1:$fs_port"
+A="127.0.0.1:$fs_pport"
+T="127.0.0.1:$fs_port"
 S=$fs_sock
 passwd1=$(head -1 /etc/passwd)
 
@@ -200,7 +205,7 @@ for (;;) {
 }
 EOF
 pp=$(free_port 11)
-perl "$tmp/aname.pl" "$pp" "$fs_port" ctl fs 2>"$tmp/aname.log" &
+perl "$tmp/aname.pl" "$pp" "$fs_pport" ctl fs 2>"$tmp/aname.log" &
 pids="$pids $!"
 if wait_for "127.0.0.1:$pp"; then
 	# diodload exits 0 even when every thread failed: read what it says
@@ -250,26 +255,25 @@ same "$(ls -A "$ex/perm/closed")" "" "and nothing is made"
 run "${NOBODY[@]}" "$UNUM" 9p -a "$S" -A fs rm perm/public
 refused "unix: nobody cannot remove a root file from a 0755 root dir" \
 	"Permission denied"
-run "$UNUM" 9p -a "$A" -A fs read perm/secret
-same "$rc:$(cat "$tmp/o")" "0:secret" "tcp: root reads the 0600 file"
-run "${NOBODY[@]}" "$UNUM" 9p -a "$A" -A fs read perm/secret
-refused "tcp: nobody cannot read the 0600 file" "Permission denied"
-run "${NOBODY[@]}" "$UNUM" 9p -a "$A" -A fs read perm/public
-same "$rc:$(cat "$tmp/o")" "0:public" "tcp: nobody reads the 0644 file"
-run "${NOBODY[@]}" "$UNUM" 9p -a "$A" -A fs write perm/open/tcp-nobody <<<"x"
-same "$rc:$(owner "$ex/perm/open/tcp-nobody")" "0:65534:65534" \
-	"tcp: a file nobody makes is nobody's on disk"
+# TLS: a node (it holds the cluster key) names the user
+run "$UNUM" 9p -a "$T" -A fs read perm/secret
+same "$rc:$(cat "$tmp/o")" "0:secret" "tls: root reads the 0600 file"
+run "${NOBODY[@]}" "$UNUM" 9p -a "$T" -A fs read perm/public
+case "$rc:$(cat "$tmp/e")" in
+255:*"needs the cluster key"*) ok "tls: nobody, who cannot read the key, does not reach the node" ;;
+*) notok "tls: nobody, who cannot read the key, does not reach the node: $rc $(cat "$tmp/e")" ;;
+esac
+# plain 9P: whoever connects is the anonymous user, whatever it claims
 run "${NOBODY[@]}" diodcat -s "$A" -a fs perm/secret
-refused "tcp: nobody cannot read the 0600 file with diodcat" "Permission denied"
-run "${NOBODY[@]}" diodcat -s "$A" -a fs -u 0 perm/public
-refused "tcp: nobody may not attach as uid 0" "Operation not permitted"
-run "${NOBODY[@]}" diodcat -s "$A" -a fs -u 1 perm/public
-refused "tcp: nobody may not attach as another uid" "Operation not permitted"
-run diodcat -s "$A" -a fs -u 65534 perm/secret
-refused "tcp: root attaching as uid 65534 acts as nobody (0600 refused)" \
+refused "plain: nobody cannot read the 0600 file with diodcat" "Permission denied"
+run diodcat -s "$A" -a fs -u 0 perm/secret
+refused "plain: root claiming uid 0 is still the anonymous user (0600 refused)" \
 	"Permission denied"
-run diodcat -s "$A" -a fs -u 65534 perm/public
-same "$rc:$(cat "$tmp/o")" "0:public" "tcp: root attaching as uid 65534 reads 0644"
+run "${NOBODY[@]}" diodcat -s "$A" -a fs -u 1 perm/public
+same "$rc:$(cat "$tmp/o")" "0:public" "plain: anyone reads the 0644 file"
+run diodcat -s "$A" -a fs -u 65534 perm/secret
+refused "plain: root attaching as uid 65534 acts as nobody (0600 refused)" \
+	"Permission denied"
 
 # ---- 3. nothing leaves the tree ----
 for V in 9P2000.L 9P2000.u 9P2000; do
@@ -331,10 +335,10 @@ snap() {
 	find "$ex" -printf '%P %y %s %m %U %G %T@\n' | sorted
 	sha256sum "$ex/perm/public" "$ex/list/small"
 }
-start_unumd ro --read-only --export "$ex" --anon nobody --workers 4 ||
+PLAIN=fs start_unumd ro --read-only --export "$ex" --anon nobody --workers 4 ||
 	notok "unumd --read-only --export --anon --workers starts"
 printf 'export %s\nread-only yes\n' "$ex" >"$tmp/ro.conf"
-start_unumd cf -c "$tmp/ro.conf" || notok "unumd with export and read-only in a file starts"
+PLAIN=fs start_unumd cf -c "$tmp/ro.conf" || notok "unumd with export and read-only in a file starts"
 before=$(snap)
 for d in ro cf; do
 	eval "s=\$${d}_sock"
@@ -355,7 +359,7 @@ for d in ro cf; do
 	same "$rc:$(cat "$tmp/o")" "0:hello, fsrv" "$how: read works"
 	run "$UNUM" 9p -a "$s" -A fs ls list/sub
 	same "$rc:$(cat "$tmp/o")" "0:r" "$how: ls works"
-	same "$(timeout 60 diodcat -s "127.0.0.1:$(eval echo "\$${d}_port")" -a fs big |
+	same "$(timeout 60 diodcat -s "127.0.0.1:$(eval echo "\$${d}_pport")" -a fs big |
 		sha256sum)" "$want" "$how: diodcat reads 50 MB"
 	same "$(snap)" "$before" "$how: the tree is unchanged"
 done
@@ -372,7 +376,7 @@ done
 same "$(cat "$tmp/said.cf")" "$(cat "$tmp/said.ro")" \
 	"a config file's export and read-only act as -e and -r"
 
-start_unumd sq --squash nobody -e "$ex" || notok "unumd --squash starts"
+PLAIN=fs start_unumd sq --squash nobody -e "$ex" || notok "unumd --squash starts"
 run "$UNUM" 9p -a "$sq_sock" -A fs write perm/open/squashed <<<"sq"
 same "$rc:$(owner "$ex/perm/open/squashed")" "0:65534:65534" \
 	"--squash nobody: a file root makes is nobody's on disk"
@@ -381,7 +385,7 @@ same "$rc:$(owner "$ex/perm/open/squashed-dir")" "0:65534:65534" \
 	"--squash nobody: a directory root makes over TCP is nobody's"
 run "$UNUM" 9p -a "$sq_sock" -A fs read perm/secret
 refused "--squash nobody: root cannot read a 0600 root file" "Permission denied"
-run diodcat -s "127.0.0.1:$sq_port" -a fs -u 0 perm/secret
+run diodcat -s "127.0.0.1:$sq_pport" -a fs -u 0 perm/secret
 refused "--squash nobody: attaching as uid 0 does not help" "Permission denied"
 
 "$UNUMD" -c /dev/null -s none -l none --anon no-such-user -e "$ex" 2>"$tmp/e"

@@ -616,7 +616,7 @@ diod -f -n -l "127.0.0.1:$dport" -e "$tmp/exd" -c /dev/null -L stderr \
 	2>"$tmp/diod.log" &
 pids="$pids $!"
 if wait_for "127.0.0.1:$dport"; then
-	each_server diod "$tmp/md" "127.0.0.1:$dport:$tmp/exd" "$tmp/exd"
+	each_server diod "$tmp/md" "plain:127.0.0.1:$dport:$tmp/exd" "$tmp/exd"
 else
 	notok "diod starts"
 	sed 's/^/# /' "$tmp/diod.log" | head -5

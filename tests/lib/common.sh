@@ -73,20 +73,37 @@ free_port() {
 	echo "$p"
 }
 
-# start_unumd NAME [ARGS...]: sets NAME_port, NAME_sock, NAME_pid.
+# The cluster key of the test's nodes; unum's clients find it in UNUM_KEY,
+# so their TCP connections to the nodes are TLS.
+KEY="$tmp/cluster.key"
+"$UNUM" keygen "$KEY" >/dev/null || echo "# unum keygen failed"
+export UNUM_KEY="$KEY"
+
+# start_unumd NAME [ARGS...]: sets NAME_port (TLS, the cluster key),
+# NAME_sock, NAME_pid.  With PLAIN=ANAME[,ANAME] set, also a plain 9P
+# listener for those trees (every user anonymous): NAME_pport.
 start_unumd() {
 	name=$1
 	shift
 	port=$(free_port "$(echo "$name" | cksum | cut -c1-4)")
 	sock="$tmp/$name.sock"
+	set -- -k "$KEY" "$@"
+	pport=""
+	if [ -n "${PLAIN:-}" ]; then
+		pport=$(free_port "$(echo "p$name" | cksum | cut -c1-4)")
+		[ "$pport" = "$port" ] && pport=$((port + 1))
+		set -- -P "127.0.0.1:$pport=$PLAIN" "$@"
+	fi
 	"$UNUMD" -c /dev/null -n "$name" -s "$sock" -l "127.0.0.1:$port" \
 		"$@" 2>"$tmp/$name.log" &
 	pid=$!
 	pids="$pids $pid"
-	wait_for "127.0.0.1:$port" && wait_for "$sock" || {
+	wait_for "127.0.0.1:$port" && wait_for "$sock" &&
+		{ [ -z "$pport" ] || wait_for "127.0.0.1:$pport"; } || {
 		echo "# unumd $name did not start:"
 		sed 's/^/# /' "$tmp/$name.log"
 		return 1
 	}
 	eval "${name}_port=$port ${name}_sock=$sock ${name}_pid=$pid"
+	eval "${name}_pport=$pport"
 }
