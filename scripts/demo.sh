@@ -33,12 +33,17 @@ run() {
 	"$@"
 }
 
+# the nodes share a cluster key: their TCP is TLS, authenticated by it
+echo "\$ unum keygen $work/cluster.key"
+"$UNUM" keygen "$work/cluster.key" || exit 1
+export UNUM_KEY="$work/cluster.key"
 for i in 1 2 3; do
 	# each node exports a directory of its own, with a file only it has
 	mkdir -p "$work/export$i"
 	echo "made on node$i" >"$work/export$i/only-on-node$i"
-	"$UNUMD" -c /dev/null -n "node$i" -s "$work/node$i.sock" \
-		-l "127.0.0.$i:$PORT" -e "$work/export$i" 2>"$work/node$i.log" &
+	"$UNUMD" -c /dev/null -n "node$i" -s "$work/node$i.sock" -k "$work/cluster.key" \
+		-l "127.0.0.$i:$PORT" -P "127.0.0.$i:$((PORT + 1))=fs" \
+		-e "$work/export$i" 2>"$work/node$i.log" &
 	pids="$pids $!"
 done
 for i in 1 2 3; do
@@ -54,7 +59,7 @@ for i in 1 2 3; do
 		exit 1
 	fi
 done
-echo "demo: three nodes serve 9P on 127.0.0.1-3:$PORT"
+echo "demo: three nodes serve 9P over TLS on 127.0.0.1-3:$PORT (and their files, read by anyone, in plain 9P on :$((PORT + 1)))"
 echo
 
 for i in 1 2 3; do
@@ -102,9 +107,9 @@ sleep 0.3
 run "$UNUM" ps -n "127.0.0.3:$PORT"
 wait $job
 echo
-echo "demo: diod's own client lists node3's export (interoperability)"
+echo "demo: diod's own client lists node3's export (plain 9P: interoperability)"
 if command -v /usr/sbin/diodls >/dev/null; then
-	run /usr/sbin/diodls -l -s "127.0.0.3:$PORT" -a fs /
+	run /usr/sbin/diodls -l -s "127.0.0.3:$((PORT + 1))" -a fs /
 fi
 echo
 echo "demo: the export is confined and permissions are the user's"
