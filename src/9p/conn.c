@@ -1339,6 +1339,8 @@ p9_srv_serve_stream(struct p9_srv *srv, struct p9_stream *s)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	if (srv->nconns > srv->peak)
+		srv->peak = srv->nconns;
 	for (i = 0; i < srv->ntrees; i++)
 		if (srv->trees[i].ops->conn_open)
 			srv->trees[i].ops->conn_open(c);
@@ -1438,4 +1440,18 @@ void
 p9_conn_set_aux(struct p9_conn *c, void *aux)
 {
 	c->aux = aux;
+}
+
+unsigned
+p9_srv_count_peer(struct p9_srv *srv, const char *ip)
+{
+	size_t len = strlen(ip);
+	struct p9_conn *c;
+	unsigned n = 0;
+
+	for (c = srv->conns; c; c = c->next)
+		if (!strncmp(c->st->peer.addr, ip, len) &&
+		    c->st->peer.addr[len] == ':')
+			n++;
+	return n;
 }

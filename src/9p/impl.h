@@ -23,6 +23,8 @@ struct p9_srv {
 	struct p9_listener *listeners;
 	struct p9_conn *conns;
 	unsigned nconns;
+	unsigned peak; /* most connections since the heap was last trimmed */
+	uint64_t last_trim; /* uv_now() then */
 	unsigned nlisteners_open;
 	int closing;
 	void (*done)(void *arg);
@@ -33,6 +35,8 @@ struct p9_srv {
 void p9_conn_free_all(struct p9_srv *srv);
 /* srv.c: the tree an attach name selects, or NULL */
 const struct p9_tree *p9_srv_tree(struct p9_srv *srv, const char *aname);
+/* conn.c: connections from this IP address */
+unsigned p9_srv_count_peer(struct p9_srv *srv, const char *ip);
 /* srv.c: a connection is gone */
 void p9_srv_conn_gone(struct p9_srv *srv);
 

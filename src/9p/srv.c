@@ -3,6 +3,7 @@
  * connections within the limit, and an orderly close.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ p9_srv_new(uv_loop_t *loop, const struct p9_srv_opts *opts)
 		srv->o.max_reqs = 1024;
 	if (!srv->o.max_conns)
 		srv->o.max_conns = 1024;
+	if (!srv->o.max_conns_per_peer)
+		srv->o.max_conns_per_peer = 256;
 	if (!srv->o.name)
 		srv->o.name = "9p";
 	srv->ntrees = opts->ntrees ? opts->ntrees : 1;
@@ -148,6 +151,26 @@ on_connection(uv_stream_t *lh, int status)
 	if (uv_accept(lh, h) < 0) {
 		uv_close((uv_handle_t *)h, free_handle_cb);
 		return;
+	}
+	if (lh->type == UV_TCP && !srv->closing) {
+		/* one address may not take every slot (a slowloris) */
+		struct sockaddr_storage ss;
+		char ip[INET6_ADDRSTRLEN] = "";
+		int len = sizeof ss;
+		unsigned n;
+
+		if (uv_tcp_getpeername((uv_tcp_t *)h, (struct sockaddr *)&ss,
+		        &len) == 0)
+			uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip);
+		if (*ip && (n = p9_srv_count_peer(srv, ip)) >=
+		               srv->o.max_conns_per_peer) {
+			p9_log(LOG_WARNING,
+			    "refusing a connection from %s: %u connections "
+			    "from it (limit %u)",
+			    ip, n, srv->o.max_conns_per_peer);
+			uv_close((uv_handle_t *)h, free_handle_cb);
+			return;
+		}
 	}
 	if (srv->closing || srv->nconns >= srv->o.max_conns) {
 		p9_log(LOG_WARNING,
@@ -313,6 +336,18 @@ maybe_done(struct p9_srv *srv)
 void
 p9_srv_conn_gone(struct p9_srv *srv)
 {
+	/* after a flood (or a busy hour) the heap is returned to the
+	 * system once half the connections are gone, or at most once a
+	 * second as they go: a daemon's size follows its load, not its
+	 * worst moment */
+	uint64_t now = uv_now(srv->loop);
+
+	if ((srv->nconns * 2 < srv->peak && srv->peak > 32) ||
+	    now - srv->last_trim >= 1000) {
+		malloc_trim(0);
+		srv->peak = srv->nconns;
+		srv->last_trim = now;
+	}
 	maybe_done(srv);
 }
 

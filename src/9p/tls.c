@@ -32,7 +32,7 @@
 #include "p9.h"
 
 #define PSK_LEN 32
-#define CBUF (64 * 1024)
+#define CBUF (16 * 1024 + 512) /* a TLS record at most */
 #define HANDSHAKE_MS 10000
 
 struct psk {
@@ -268,6 +268,9 @@ find_session_cb(SSL *ssl, const unsigned char *id, size_t idlen,
 	if (x)
 		snprintf(x->s.peer.keyid, sizeof x->s.peer.keyid, "%s",
 		    p->id + 6);
+	if (p == &t->prev) /* the rollover's report: who is left behind */
+		p9_log(LOG_WARNING, "%s uses the previous cluster key (id %s)",
+		    x ? x->s.peer.addr : "a peer", p->id + 6);
 	*sess = psk_session(ssl, p);
 	return *sess ? 1 : 0;
 }

@@ -37,7 +37,7 @@ struct config {
 	char *listen[MAX_LISTEN];
 	int nlisten;
 	int listen_set; /* the command line replaces the file's list */
-	unsigned long long msize, max_fids, max_reqs, max_conns;
+	unsigned long long msize, max_fids, max_reqs, max_conns, max_peer;
 	int trace, verbose;
 	char exportdir[4096];
 	int readonly;
@@ -234,6 +234,8 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 		num = &c->max_reqs;
 	else if (strcmp(k, "max-connections") == 0)
 		num = &c->max_conns;
+	else if (strcmp(k, "max-connections-per-peer") == 0)
+		num = &c->max_peer;
 	else if (strcmp(k, "workers") == 0) {
 		num = &c->workers;
 		hi = 1024;
@@ -674,6 +676,7 @@ main(int argc, char **argv)
 	so.max_fids = (uint32_t)c.max_fids;
 	so.max_reqs = (uint32_t)c.max_reqs;
 	so.max_conns = (uint32_t)c.max_conns;
+	so.max_conns_per_peer = (uint32_t)c.max_peer;
 	so.trace = c.trace;
 	so.name = "unumd";
 	if (!(srv = p9_srv_new(uv_default_loop(), &so)))
