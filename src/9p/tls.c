@@ -32,7 +32,8 @@
 #include "p9.h"
 
 #define PSK_LEN 32
-#define CBUF (16 * 1024 + 512) /* a TLS record at most */
+#define CBUF (256 * 1024)
+#define RECORD (16 * 1024) /* plaintext per TLS record */
 #define HANDSHAKE_MS 10000
 
 struct psk {
@@ -61,8 +62,15 @@ struct tls {
 	int open_handles; /* inner stream and timer: freed when both gone */
 	uint8_t **held;   /* plaintext written before the handshake ended */
 	size_t *heldlen, nheld;
-	uint8_t cbuf[CBUF];
+	/* ciphertext not yet handed to the stream below */
+	uint8_t *out;
+	size_t outlen, outcap;
 };
+
+/* What the stream below reads into.  Its read callback follows at once on
+ * the same thread and hands it all to OpenSSL, so one buffer a thread
+ * serves every connection: an idle one costs no buffer. */
+static __thread uint8_t cbuf[CBUF];
 
 /* ---- keys ---- */
 
@@ -327,26 +335,51 @@ p9_tls_ctx_free(struct p9_tls_ctx *t)
 
 static void tls_fail(struct tls *x, int err);
 
+/* Moves what OpenSSL wrote out of its BIO (kept small: a record or so)
+ * into our buffer. */
+static int
+drain(struct tls *x)
+{
+	size_t n = (size_t)BIO_ctrl_pending(x->wbio);
+
+	if (n == 0)
+		return 0;
+	if (x->outlen + n > x->outcap) {
+		size_t cap = x->outcap ? x->outcap : RECORD + 1024;
+		uint8_t *b;
+
+		while (cap < x->outlen + n)
+			cap *= 2;
+		if (!(b = realloc(x->out, cap)))
+			return -ENOMEM;
+		x->out = b;
+		x->outcap = cap;
+	}
+	if (BIO_read(x->wbio, x->out + x->outlen, (int)n) != (int)n)
+		return -EIO;
+	x->outlen += n;
+	return 0;
+}
+
 /* Sends what OpenSSL wrote (unless corked): one write below. */
 static void
 flush_out(struct tls *x)
 {
-	size_t n = (size_t)BIO_ctrl_pending(x->wbio);
 	uint8_t *buf;
 
-	if (x->corked || n == 0 || x->closing)
+	if (x->closing)
 		return;
-	if (!(buf = malloc(n))) {
+	if (drain(x) < 0) {
 		tls_fail(x, -ENOMEM);
 		return;
 	}
-	if (BIO_read(x->wbio, buf, (int)n) != (int)n) {
-		free(buf);
-		tls_fail(x, -EIO);
+	if (x->corked || x->outlen == 0)
 		return;
-	}
-	if (x->in->ops->write(x->in, buf, n) < 0)
+	buf = x->out; /* the stream below owns it now */
+	x->out = NULL;
+	if (x->in->ops->write(x->in, buf, x->outlen) < 0)
 		tls_fail(x, -EPIPE);
+	x->outlen = x->outcap = 0;
 	x->s.queued = x->in->queued;
 }
 
@@ -438,10 +471,8 @@ pump(struct tls *x)
 static void
 in_alloc(struct p9_stream *in, uint8_t **buf, size_t *cap)
 {
-	struct tls *x = in->user;
-
-	*buf = x->cbuf;
-	*cap = sizeof x->cbuf;
+	*buf = cbuf;
+	*cap = sizeof cbuf;
 }
 
 static void
@@ -451,7 +482,7 @@ in_read(struct p9_stream *in, size_t n)
 
 	if (x->closing || x->ended)
 		return;
-	if (BIO_write(x->rbio, x->cbuf, (int)n) != (int)n) {
+	if (BIO_write(x->rbio, cbuf, (int)n) != (int)n) {
 		tls_fail(x, -ENOMEM);
 		return;
 	}
@@ -471,7 +502,7 @@ in_written(struct p9_stream *in)
 {
 	struct tls *x = in->user;
 
-	x->s.queued = in->queued + (size_t)BIO_ctrl_pending(x->wbio);
+	x->s.queued = in->queued + x->outlen;
 	if (x->s.on_written && !x->closing)
 		x->s.on_written(&x->s);
 }
@@ -489,6 +520,7 @@ handle_gone(struct tls *x)
 		free(x->held[i]);
 	free(x->held);
 	free(x->heldlen);
+	free(x->out);
 	SSL_free(x->ssl); /* and its BIOs */
 	free(x);
 }
@@ -519,6 +551,7 @@ static int
 tls_write(struct p9_stream *s, uint8_t *buf, size_t len)
 {
 	struct tls *x = (struct tls *)s;
+	size_t off;
 
 	if (x->closing || x->ended) {
 		free(buf);
@@ -541,22 +574,23 @@ tls_write(struct p9_stream *s, uint8_t *buf, size_t len)
 		x->heldlen[x->nheld++] = len;
 		return 0;
 	}
-	while (len > 0) {
-		int n = SSL_write(x->ssl, buf, len > INT32_MAX ? INT32_MAX
-		                                               : (int)len);
+	/* a record at a time, each moved out at once: OpenSSL's buffer
+	 * never grows to the size of a message */
+	for (off = 0; off < len;) {
+		size_t k = len - off < RECORD ? len - off : RECORD;
+		int n = SSL_write(x->ssl, buf + off, (int)k);
 
-		if (n <= 0) {
+		if (n <= 0 || drain(x) < 0) {
 			free(buf);
 			log_ssl(x, "write failed");
 			tls_fail(x, -EIO);
 			return -EIO;
 		}
-		len -= (size_t)n;
-		memmove(buf, buf + n, len);
+		off += (size_t)n;
 	}
 	free(buf);
 	flush_out(x);
-	x->s.queued = x->in->queued + (size_t)BIO_ctrl_pending(x->wbio);
+	x->s.queued = x->in->queued + x->outlen;
 	return 0;
 }
 
