@@ -2,7 +2,7 @@
 #   make            build build/unumd, build/unum
 #   make check      all tests (unit, unit under ASan+UBSan, interop, fuzz)
 #   make demo       a 3-node run on this machine
-#   make fuzz       each fuzz target for FUZZ_SECONDS (default 300)
+#   make fuzz       each fuzz target for FUZZ_TIME seconds (default 300)
 #   make install PREFIX=/usr/local DESTDIR=
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -11,7 +11,8 @@ MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
-FUZZ_SECONDS ?= 300
+FUZZ_TIME ?= 300
+FUZZ_SECONDS ?= $(FUZZ_TIME)
 CHECK_FUZZ_SECONDS ?= 20
 
 CC ?= cc

@@ -54,7 +54,7 @@ conf_number(const char *s, unsigned long long min, unsigned long long max,
 	char *end;
 	unsigned long long v;
 
-	if (!*s || *s == '-')
+	if (*s < '0' || *s > '9') /* no sign, no space: strtoull takes them */
 		return -1;
 	errno = 0;
 	v = strtoull(s, &end, 0);

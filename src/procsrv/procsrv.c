@@ -618,17 +618,18 @@ env_set(char ***envp, const char *kv)
 	return 0;
 }
 
-/* Applies one ctl line to c and a; -errno with a message in err. */
+/* Applies one ctl line to c and a, for a slot in state st; -errno with a
+ * message in err. */
 static int
-ctl_line(struct slot *s, char *line, struct config *c, struct actions *a,
+ctl_line(enum state st, char *line, struct config *c, struct actions *a,
     char *err, size_t cap)
 {
 	size_t words = 2;
 	char **w, *p;
 	int n, i, rc = 0;
 
-	for (p = line; *p; p++)
-		if (*p == ' ' || *p == '\t')
+	for (p = line; *p; p++) /* conf_tokenize's separators */
+		if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 			words++;
 	if (!(w = calloc(words, sizeof *w)))
 		return -ENOMEM;
@@ -690,11 +691,11 @@ ctl_line(struct slot *s, char *line, struct config *c, struct actions *a,
 		c->rl[rlimits[k].res].rlim_max = hard;
 		c->rlset |= 1u << rlimits[k].res;
 	} else if (!strcmp(w[0], "exec")) {
-		if (n != 1 || s->state != S_NEW || a->exec) {
+		if (n != 1 || st != S_NEW || a->exec) {
 			snprintf(err, cap, "exec: %s",
-			    s->state != S_NEW ? "already started"
-			                      : "takes no arguments");
-			rc = s->state != S_NEW ? -EBUSY : -EINVAL;
+			    st != S_NEW ? "already started"
+			                : "takes no arguments");
+			rc = st != S_NEW ? -EBUSY : -EINVAL;
 			goto out;
 		}
 		a->exec = 1;
@@ -725,7 +726,7 @@ ctl_line(struct slot *s, char *line, struct config *c, struct actions *a,
 			rc = -EINVAL;
 			goto out;
 		}
-		if (w[0][0] == 't' && s->state != S_NEW) {
+		if (w[0][0] == 't' && st != S_NEW) {
 			snprintf(err, cap, "tty: already started");
 			rc = -EBUSY;
 			goto out;
@@ -1617,10 +1618,17 @@ ps_flush(struct p9_req *old)
 static char *
 line_end(char *p)
 {
+	const char *start = p;
 	int quoted = 0;
 
 	for (; *p; p++) {
-		if (*p == '\'')
+		if (!quoted && *p == '#' &&
+		    (p == start || strchr(" \t\r", p[-1]))) {
+			/* a comment, as the tokenizer sees it: its quotes
+			 * are words, not quoting */
+			while (p[1] && p[1] != '\n')
+				p++;
+		} else if (*p == '\'')
 			quoted = !quoted; /* '' inside quotes toggles twice */
 		else if (*p == '\n' && !quoted) {
 			*p = '\0';
@@ -1630,27 +1638,91 @@ line_end(char *p)
 	return NULL;
 }
 
+/* A ctl write's bytes as a string in *text (to free): -EINVAL with a
+ * message in err for a NUL among them, -ENOMEM with none. */
+static int
+ctl_text(const void *data, size_t count, char **text, char *err, size_t cap)
+{
+	if (count == SIZE_MAX || !(*text = malloc(count + 1)))
+		return -ENOMEM;
+	if (count)
+		memcpy(*text, data, count);
+	(*text)[count] = '\0';
+	if (memchr(*text, '\0', count)) {
+		free(*text);
+		*text = NULL;
+		snprintf(err, cap, "ctl: NUL in command");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Checks a whole ctl write (text, changed in place) for a slot in state
+ * st, acting on nothing: c, a copy of the slot's config, gets what the
+ * write sets and a what it asks done.  -errno with a message in err (c
+ * then half changed: the caller frees it). */
+static int
+ctl_check(enum state st, char *text, struct config *c, struct actions *a,
+    char *err, size_t cap)
+{
+	char *line, *next;
+	int rc = 0;
+
+	for (line = text; line && !rc; line = next) {
+		next = line_end(line);
+		rc = ctl_line(st, line, c, a, err, cap);
+	}
+	if (!rc && a->exec && !c->argv) {
+		snprintf(err, cap, "exec: no argv");
+		rc = -EINVAL;
+	}
+	if (!rc && a->sig && st != S_RUNNING && !a->exec) {
+		snprintf(err, cap, "signal: not running");
+		rc = -ESRCH;
+	}
+	return rc;
+}
+
+int
+psrv_ctl_check(const char *data, size_t len, char *err, size_t errcap)
+{
+	struct config c; /* a new slot's: empty */
+	struct actions a = {0};
+	char *text;
+	int rc;
+
+	if (errcap)
+		*err = '\0';
+	memset(&c, 0, sizeof c);
+	if ((rc = ctl_text(data, len, &text, err, errcap)) < 0)
+		goto out;
+	rc = ctl_check(S_NEW, text, &c, &a, err, errcap);
+	free(text);
+	config_free(&c);
+out:
+	if (rc < 0 && errcap && !*err)
+		snprintf(err, errcap, "%s", strerror(-rc));
+	return rc;
+}
+
 static void
 ps_ctl(struct p9_req *r)
 {
 	struct pfid *f = r->fid->aux;
 	struct slot *s = f->s;
 	uint32_t count = r->in.u.write.count;
-	char *text = malloc((size_t)count + 1), *line, *next;
+	char *text;
 	struct config c;
 	struct actions a = {0};
 	char err[256] = "";
 	int rc = 0;
 
-	if (!text) {
-		p9_respond_error(r, ENOMEM);
-		return;
-	}
-	memcpy(text, r->in.u.write.data, count);
-	text[count] = '\0';
-	if (memchr(text, '\0', count)) {
-		free(text);
-		p9_respond_errmsg(r, EINVAL, "ctl: NUL in command");
+	rc = ctl_text(r->in.u.write.data, count, &text, err, sizeof err);
+	if (rc < 0) {
+		if (*err)
+			p9_respond_errmsg(r, -rc, "%s", err);
+		else
+			p9_respond_error(r, -rc);
 		return;
 	}
 	if ((rc = config_copy(&c, &s->c)) < 0) {
@@ -1658,19 +1730,8 @@ ps_ctl(struct p9_req *r)
 		p9_respond_error(r, -rc);
 		return;
 	}
-	for (line = text; line && !rc; line = next) {
-		next = line_end(line);
-		rc = ctl_line(s, line, &c, &a, err, sizeof err);
-	}
+	rc = ctl_check(s->state, text, &c, &a, err, sizeof err);
 	free(text);
-	if (!rc && a.exec && !c.argv) {
-		snprintf(err, sizeof err, "exec: no argv");
-		rc = -EINVAL;
-	}
-	if (!rc && a.sig && s->state != S_RUNNING && !a.exec) {
-		snprintf(err, sizeof err, "signal: not running");
-		rc = -ESRCH;
-	}
 	if (!rc && a.exec)
 		rc = spawn(s, &c, err, sizeof err);
 	if (rc < 0) {

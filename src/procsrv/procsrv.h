@@ -34,4 +34,10 @@ void psrv_free(struct psrv *ps);
 /* The handlers; serve them with ps as the tree's aux. */
 const struct p9_ops *psrv_ops(void);
 
+/* Checks len bytes as one write to a new slot's ctl would be checked
+ * (lines, quoting, every command and its arguments), starting nothing
+ * and keeping nothing.  0, or -errno with the message that write would
+ * fail with in err (errcap bytes). */
+int psrv_ctl_check(const char *text, size_t len, char *err, size_t errcap);
+
 #endif
