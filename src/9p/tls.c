@@ -289,6 +289,16 @@ p9_tls_ctx_new(int server, const uint8_t key[P9_KEY_LEN],
 {
 	struct p9_tls_ctx *t = calloc(1, sizeof *t);
 
+	/* the system's openssl.cnf has nothing for us: not read.  A client
+	 * is a short command: no error strings (codes will do), no cleanup
+	 * at exit; SSL_CTX_new (OpenSSL 3.0 fetches every cipher) is still
+	 * most of what TLS costs it. */
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG |
+	                     (server ? 0
+	                             : OPENSSL_INIT_NO_ATEXIT |
+	                                   OPENSSL_INIT_NO_LOAD_SSL_STRINGS |
+	                                   OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS),
+	    NULL);
 	if (ctx_index < 0)
 		ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (!t || ctx_index < 0 ||
