@@ -329,8 +329,11 @@ start_tcp(struct config *c)
 		const char **names = calloc(MAX_LISTEN + 1, sizeof *names);
 		int n = 0;
 
+		char shown[256];
+
 		if (!names)
 			abort();
+		snprintf(shown, sizeof shown, "%s", eq + 1);
 		*eq = '\0';
 		for (t = strtok_r(eq + 1, ",", &save); t && n < MAX_LISTEN;
 		     t = strtok_r(NULL, ",", &save)) {
@@ -360,7 +363,7 @@ start_tcp(struct config *c)
 		p9_log(LOG_WARNING,
 		    "serving %s in plain 9P (no TLS; every user is the "
 		    "anonymous one) for: %s",
-		    c->plain[i], eq + 1);
+		    c->plain[i], shown);
 		*eq = '=';
 	}
 	if (load_key(c, &tls) < 0)
