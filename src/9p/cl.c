@@ -43,6 +43,7 @@ struct rpc {
 	pthread_cond_t done_cond;
 	int done; /* under cl->lock */
 	int err;  /* positive errno */
+	char etext[200]; /* the server's words for it (Rerror), or "" */
 	/* the reply: packed again into a malloc()ed rbuf and unpacked into
 	 * *r there; or, for Rread and Rreaddir with data set, its data
 	 * copied straight to data[0..datacap) */
@@ -51,6 +52,18 @@ struct rpc {
 	void *data;
 	size_t datacap;
 };
+
+/* The server's words for the calling thread's last failed call. */
+static __thread char last_error[200];
+static __thread int last_errno;
+
+const char *
+p9_cl_last_error(int err)
+{
+	if (err < 0)
+		err = -err;
+	return *last_error && err == last_errno ? last_error : NULL;
+}
 
 /* ---- the loop thread ---- */
 
@@ -107,6 +120,8 @@ rpc_cb(void *arg, int err, struct p9_fcall *r)
 
 	if (err == 0)
 		err = copy_reply(q, r);
+	else if (r && r->type == P9_RERROR && r->u.error.ename)
+		snprintf(q->etext, sizeof q->etext, "%s", r->u.error.ename);
 	rpc_complete(q, err);
 }
 
@@ -195,6 +210,10 @@ rpc_run(struct p9_cl *cl, struct rpc *q)
 		pthread_cond_broadcast(&cl->cond);
 	pthread_mutex_unlock(&cl->lock);
 	pthread_cond_destroy(&q->done_cond);
+	if (q->err) { /* kept past later successes (a clunk after it) */
+		snprintf(last_error, sizeof last_error, "%s", q->etext);
+		last_errno = q->err;
+	}
 	return q->err ? -q->err : 0;
 }
 

@@ -927,6 +927,11 @@ enum p9_dialect p9_cl_dialect(struct p9_cl *cl);
 int p9_cl_rpc(struct p9_cl *cl, const struct p9_fcall *t, struct p9_fcall *r,
     uint8_t **rbuf);
 
+/* What the server said (its Rerror text, 9P2000 and .u) of the calling
+ * thread's last failed call, if that failed with err, else NULL (.L says
+ * only a number).  Later successful calls leave it. */
+const char *p9_cl_last_error(int err);
+
 uint32_t p9_cl_fid_new(struct p9_cl *cl);
 /* Releases a fid number that is not bound (a failed walk or attach);
  * p9_cl_clunk and p9_cl_remove release theirs themselves. */

@@ -62,8 +62,13 @@ usage(FILE *f)
 static int
 fail(struct ctx *c, const char *op, const char *path, int err)
 {
+	/* the server's own words, where it said more than the errno */
+	const char *said = p9_cl_last_error(err);
+
+	if (said && !strcmp(said, p9_errstr(-err)))
+		said = NULL;
 	fprintf(stderr, "unum: %s %s on %s: %s\n", op, path, c->addr,
-	    strerror(-err));
+	    said ? said : strerror(-err));
 	return 1;
 }
 
