@@ -38,6 +38,7 @@ struct config {
 	int nlisten;
 	int listen_set; /* the command line replaces the file's list */
 	unsigned long long msize, max_fids, max_reqs, max_conns, max_peer;
+	unsigned long long max_procs; /* per user */
 	int trace, verbose;
 	char exportdir[4096];
 	int readonly;
@@ -236,6 +237,10 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 		num = &c->max_conns;
 	else if (strcmp(k, "max-connections-per-peer") == 0)
 		num = &c->max_peer;
+	else if (strcmp(k, "max-processes-per-user") == 0) {
+		num = &c->max_procs;
+		hi = 4096;
+	}
 	else if (strcmp(k, "workers") == 0) {
 		num = &c->workers;
 		hi = 1024;
@@ -661,6 +666,7 @@ main(int argc, char **argv)
 		memset(&po, 0, sizeof po);
 		po.node = c.name;
 		po.grace_ms = 5000;
+		po.max_per_user = (unsigned)c.max_procs;
 		po.anon_uid = po.anon_gid = 65534;
 		if (fsrv_lookup_user(
 		        *c.anon ? c.anon : "nobody", &po.anon_uid, &g) == 0)

@@ -387,6 +387,19 @@ slot_unref(struct slot *s)
 	slot_maybe_free(s, 1);
 }
 
+/* The slots uid holds (those of ended programs not yet visited too). */
+static unsigned
+user_slots(struct psrv *ps, uid_t uid)
+{
+	struct slot *s;
+	unsigned n = 0;
+
+	for (s = ps->slots; s; s = s->next)
+		if (s->uid == uid && !s->dead)
+			n++;
+	return n;
+}
+
 static struct slot *
 slot_new(struct psrv *ps, uid_t uid, gid_t gid)
 {
@@ -1466,9 +1479,16 @@ ps_open(struct p9_req *r)
 	int rd = mode != P9_OWRITE;
 
 	if (f->kind == K_CLONE) {
-		struct slot *s = slot_new(ps, f->uid, f->gid);
+		struct slot *s;
+		unsigned mine = user_slots(ps, f->uid);
 
-		if (!s) {
+		if (f->uid != 0 && mine >= ps->o.max_per_user) {
+			p9_respond_errmsg(r, EAGAIN,
+			    "too many processes for uid %u (limit %u)",
+			    (unsigned)f->uid, ps->o.max_per_user);
+			return;
+		}
+		if (!(s = slot_new(ps, f->uid, f->gid))) {
 			p9_respond_errmsg(r, EAGAIN,
 			    "too many processes "
 			    "(limit %d)",
@@ -1964,6 +1984,8 @@ psrv_new(uv_loop_t *loop, const struct psrv_opts *o, int *err)
 	}
 	ps->loop = loop;
 	ps->o = *o;
+	if (!ps->o.max_per_user)
+		ps->o.max_per_user = 1024;
 	snprintf(ps->node, sizeof ps->node, "%s", o->node ? o->node : "-");
 	ps->o.node = ps->node;
 	find_cgroup(ps);

@@ -21,6 +21,8 @@ struct psrv_opts {
 	unsigned grace_ms; /* SIGHUP, then SIGKILL this much later */
 	uid_t anon_uid;    /* peers of unknown identity */
 	gid_t anon_gid;
+	unsigned max_per_user; /* slots one uid may hold; 0: 1024 (root:
+	                        * no limit but the node's, 4096) */
 };
 
 /* A process server on loop; NULL with *err (-errno). */

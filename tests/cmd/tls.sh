@@ -128,6 +128,30 @@ else
 	echo "ok $((n += 1)) # SKIP no setpriv"
 fi
 
+# ---- processes per user ----
+if command -v setpriv >/dev/null; then
+	printf 'max-processes-per-user 2\n' >"$tmp/lim.conf"
+	start_unumd l -c "$tmp/lim.conf" || notok "unumd with a process limit starts"
+	chmod 755 "$tmp"
+	as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	for i in 1 2; do
+		"${as_nobody[@]}" "$UNUM" run -n "$l_sock" sleep 30 </dev/null >/dev/null 2>&1 &
+		pids="$pids $!"
+	done
+	sleep 1
+	"${as_nobody[@]}" "$UNUM" run -n "$l_sock" true </dev/null 2>"$tmp/err"
+	case "$?:$(cat "$tmp/err")" in
+	255:*"too many processes for uid 65534 (limit 2)"*)
+		ok "a user over max-processes-per-user is refused, and told the limit" ;;
+	*) notok "a user over max-processes-per-user: $(cat "$tmp/err")" ;;
+	esac
+	same "$(timeout 20 "$UNUM" run -n "$l_sock" echo root </dev/null 2>&1)" "root" \
+		"another user (root) still runs programs"
+else
+	echo "ok $((n += 1)) # SKIP no setpriv"
+	echo "ok $((n += 1)) # SKIP no setpriv"
+fi
+
 # ---- a key rollover: a node on the new key still accepts the old one,
 # and says who uses it ----
 "$UNUM" keygen "$tmp/new.key" >/dev/null
