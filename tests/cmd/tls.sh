@@ -128,6 +128,25 @@ else
 	echo "ok $((n += 1)) # SKIP no setpriv"
 fi
 
+# ---- a node names the user: that user sees none of another's processes,
+# over TLS as on the Unix socket ----
+timeout 60 "$UNUM" run -n "$t_sock" sleep 30 </dev/null >/dev/null 2>&1 &
+rootrun=$!
+pids="$pids $rootrun"
+sleep 1
+slot=$("$UNUM" ps -n "$t_sock" --json | sed -n 's/.*"id": *\([0-9]*\).*/\1/p' | tail -1)
+out=$("$tmp/flood" peek "127.0.0.1:$t_port" 65534 "$slot" 2>&1)
+same "$out" "read: No such file or directory
+signal: No such file or directory" \
+	"over TLS, a node's user nobody can neither read nor signal root's process"
+kill -0 "$rootrun" && ok "and root's program still runs" || notok "and root's program still runs"
+out=$("$tmp/flood" peek "127.0.0.1:$t_port" 0 "$slot" 2>&1)
+case "$out" in
+"read: $slot "*) ok "over TLS, the node's root reads it" ;;
+*) notok "over TLS, the node's root reads it: $out" ;;
+esac
+kill "$rootrun" 2>/dev/null
+
 # ---- processes per user ----
 if command -v setpriv >/dev/null; then
 	printf 'max-processes-per-user 2\n' >"$tmp/lim.conf"
