@@ -45,6 +45,7 @@ struct p9_conn {
 	unsigned nreqs;
 	int closing; /* no more input; gone when nreqs is 0 */
 	int closed;  /* stream close called */
+	uint64_t active; /* uv_now() at the last message */
 	struct p9_conn *next, *prev;
 };
 
@@ -1191,6 +1192,7 @@ on_read(struct p9_stream *s, size_t n)
 	struct p9_conn *c = s->user;
 
 	c->ilen += n;
+	c->active = uv_now(c->srv->loop);
 	/* the replies to a batch of requests go out together */
 	if (s->ops->cork)
 		s->ops->cork(s, 1);
@@ -1339,6 +1341,7 @@ p9_srv_serve_stream(struct p9_srv *srv, struct p9_stream *s)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
+	c->active = uv_now(srv->loop);
 	if (srv->nconns > srv->peak)
 		srv->peak = srv->nconns;
 	for (i = 0; i < srv->ntrees; i++)
@@ -1454,4 +1457,18 @@ p9_srv_count_peer(struct p9_srv *srv, const char *ip)
 		    c->st->peer.addr[len] == ':')
 			n++;
 	return n;
+}
+
+void
+p9_conn_close_idle(struct p9_srv *srv, uint64_t t)
+{
+	struct p9_conn *c, *next;
+
+	for (c = srv->conns; c; c = next) {
+		next = c->next;
+		if (!c->closing && !c->nfids && !c->nreqs && c->active < t) {
+			p9_log(LOG_INFO, "%s: idle, closing", c->st->peer.addr);
+			p9_conn_close(c);
+		}
+	}
 }

@@ -25,6 +25,8 @@ struct p9_srv {
 	unsigned nconns;
 	unsigned peak; /* most connections since the heap was last trimmed */
 	uint64_t last_trim; /* uv_now() then */
+	uv_timer_t idle;    /* the sweep for idle connections */
+	int idle_on;
 	unsigned nlisteners_open;
 	int closing;
 	void (*done)(void *arg);
@@ -35,6 +37,8 @@ struct p9_srv {
 void p9_conn_free_all(struct p9_srv *srv);
 /* srv.c: the tree an attach name selects, or NULL */
 const struct p9_tree *p9_srv_tree(struct p9_srv *srv, const char *aname);
+/* conn.c: closes connections idle (no fid, no request) since before t */
+void p9_conn_close_idle(struct p9_srv *srv, uint64_t t);
 /* conn.c: connections from this IP address */
 unsigned p9_srv_count_peer(struct p9_srv *srv, const char *ip);
 /* srv.c: a connection is gone */

@@ -773,6 +773,8 @@ struct p9_srv_opts {
 	uint32_t max_reqs;  /* requests in flight per connection; 0: 1024 */
 	uint32_t max_conns; /* 0: 1024 */
 	uint32_t max_conns_per_peer; /* TCP, per address; 0: 256 */
+	unsigned idle_secs; /* a connection with no fid and no request for
+	                     * this long is closed; 0: never */
 	int trace;          /* -D: every message in and out to stderr */
 	const char *name;   /* for logs, e.g. "unumd" */
 };

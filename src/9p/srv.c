@@ -16,6 +16,29 @@
 
 #include "impl.h"
 
+static void maybe_done(struct p9_srv *srv);
+
+/* Every half idle time: the connections idle for a whole one go (a fid
+ * or a request in flight keeps one). */
+static void
+idle_sweep(uv_timer_t *t)
+{
+	struct p9_srv *srv = t->data;
+	uint64_t now = uv_now(srv->loop), idle = srv->o.idle_secs * 1000ull;
+
+	if (now > idle)
+		p9_conn_close_idle(srv, now - idle);
+}
+
+static void
+idle_closed(uv_handle_t *h)
+{
+	struct p9_srv *srv = h->data;
+
+	srv->nlisteners_open--;
+	maybe_done(srv);
+}
+
 struct p9_srv *
 p9_srv_new(uv_loop_t *loop, const struct p9_srv_opts *opts)
 {
@@ -52,6 +75,16 @@ p9_srv_new(uv_loop_t *loop, const struct p9_srv_opts *opts)
 	else {
 		srv->trees[0].ops = opts->ops;
 		srv->trees[0].aux = opts->aux;
+	}
+	if (srv->o.idle_secs) {
+		uint64_t every = srv->o.idle_secs * 1000ull / 2;
+
+		uv_timer_init(loop, &srv->idle);
+		srv->idle.data = srv;
+		uv_timer_start(&srv->idle, idle_sweep, every ? every : 1,
+		    every ? every : 1);
+		uv_unref((uv_handle_t *)&srv->idle); /* keeps no loop alive */
+		srv->idle_on = 1;
 	}
 	return srv;
 }
@@ -378,6 +411,11 @@ p9_srv_close(struct p9_srv *srv, void (*done)(void *arg), void *arg)
 		uv_close((uv_handle_t *)l->h, listener_closed);
 	}
 	srv->listeners = NULL;
+	if (srv->idle_on) {
+		srv->idle_on = 0;
+		srv->nlisteners_open++; /* one more handle to see closed */
+		uv_close((uv_handle_t *)&srv->idle, idle_closed);
+	}
 	p9_conn_free_all(srv);
 	maybe_done(srv);
 }

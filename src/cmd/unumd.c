@@ -39,6 +39,7 @@ struct config {
 	int listen_set; /* the command line replaces the file's list */
 	unsigned long long msize, max_fids, max_reqs, max_conns, max_peer;
 	unsigned long long max_procs; /* per user */
+	unsigned long long idle; /* seconds; 0: the default */
 	int trace, verbose;
 	char exportdir[4096];
 	int readonly;
@@ -237,7 +238,10 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 		num = &c->max_conns;
 	else if (strcmp(k, "max-connections-per-peer") == 0)
 		num = &c->max_peer;
-	else if (strcmp(k, "max-processes-per-user") == 0) {
+	else if (strcmp(k, "idle-timeout") == 0) {
+		num = &c->idle;
+		hi = 7 * 86400;
+	} else if (strcmp(k, "max-processes-per-user") == 0) {
 		num = &c->max_procs;
 		hi = 4096;
 	}
@@ -686,6 +690,7 @@ main(int argc, char **argv)
 	so.max_reqs = (uint32_t)c.max_reqs;
 	so.max_conns = (uint32_t)c.max_conns;
 	so.max_conns_per_peer = (uint32_t)c.max_peer;
+	so.idle_secs = c.idle ? (unsigned)c.idle : 600;
 	so.trace = c.trace;
 	so.name = "unumd";
 	if (!(srv = p9_srv_new(uv_default_loop(), &so)))

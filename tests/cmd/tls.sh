@@ -147,6 +147,21 @@ case "$out" in
 esac
 kill "$rootrun" 2>/dev/null
 
+# ---- idle connections go; busy ones stay ----
+printf 'idle-timeout 2\n' >"$tmp/idle.conf"
+PLAIN=fs start_unumd i -c "$tmp/idle.conf" -e "$tmp" ||
+	notok "unumd with an idle timeout starts"
+t0=$(date +%s%N)
+timeout 15 bash -c "exec 3<>/dev/tcp/127.0.0.1/$i_pport; cat <&3" 2>/dev/null
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$ms" -ge 1900 ] && [ "$ms" -le 5000 ]; then
+	ok "a connection that does nothing is closed after the idle timeout ($ms ms)"
+else
+	notok "a connection that does nothing is closed after the idle timeout ($ms ms)"
+fi
+same "$(timeout 20 "$UNUM" run -n "$i_sock" sh -c 'sleep 4; echo stayed' </dev/null 2>&1)" \
+	"stayed" "a connection with a process open outlives the idle timeout"
+
 # ---- processes per user ----
 if command -v setpriv >/dev/null; then
 	printf 'max-processes-per-user 2\n' >"$tmp/lim.conf"
