@@ -25,8 +25,6 @@
 #include "9p/p9.h"
 #include "run.h"
 
-#define DEFAULT_SOCKET "/run/unum/unumd.sock"
-#define DEFAULT_PORT 5640
 
 extern char **environ;
 
@@ -228,7 +226,7 @@ usage(FILE *f)
 	    "status.\n"
 	    "  -n, --node ADDR   the node's address: unix:PATH, PATH, "
 	    "HOST[:PORT]\n"
-	    "                    (default $UNUM_ADDR, else " DEFAULT_SOCKET
+	    "                    (default $UNUM_ADDR, else " UNUM_SOCKET
 	    ")\n"
 	    "  -N, --no-stdin    give CMD an empty stdin (as ssh -n)\n"
 	    "  -t, --tty         run CMD on a terminal (for vi, top, shells)\n"
@@ -275,8 +273,8 @@ unum_node_addr(const char *given, struct p9_addr *a)
 	if (!given)
 		given = getenv("UNUM_ADDR");
 	if (!given || !*given)
-		given = DEFAULT_SOCKET;
-	return p9_addr_parse(a, given, DEFAULT_PORT) < 0 ? NULL : given;
+		given = UNUM_SOCKET;
+	return p9_addr_parse(a, given, UNUM_PORT) < 0 ? NULL : given;
 }
 
 struct p9_cl *

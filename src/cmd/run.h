@@ -8,6 +8,10 @@
 
 #include "9p/p9.h"
 
+/* Where a node is found when none is named, and its TCP port. */
+#define UNUM_SOCKET "/run/unum/unumd.sock"
+#define UNUM_PORT 5640
+
 /* Runs argv (argv[0] is "run") and returns or exits with the status. */
 int unum_run(int argc, char **argv);
 /* "unum ps" and "unum kill" (ps.c). */

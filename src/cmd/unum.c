@@ -17,8 +17,6 @@
 #include "run.h"
 
 #define UNUM_VERSION "0.1.0"
-#define DEFAULT_SOCKET "/run/unum/unumd.sock"
-#define DEFAULT_PORT 5640
 
 struct ctx {
 	struct p9_cl *cl;
@@ -45,7 +43,7 @@ usage(FILE *f)
 	    "        mkdir PATH             make a directory\n"
 	    "        rm PATH                remove a file or empty directory\n"
 	    "      ADDR: unix:PATH, PATH, HOST:PORT (default $UNUM_ADDR, "
-	    "else " DEFAULT_SOCKET ")\n"
+	    "else " UNUM_SOCKET ")\n"
 	    "  run [-N] [-n NODE] CMD ARG...\n"
 	    "      run CMD on a node as if here (see unum run --help)\n"
 	    "  ps [-n NODE] [--json]       your processes on a node\n"
@@ -503,9 +501,6 @@ cmd_9p(int argc, char **argv)
 
 	memset(&c, 0, sizeof c);
 	memset(&o, 0, sizeof o);
-	c.addr = getenv("UNUM_ADDR");
-	if (!c.addr || !*c.addr)
-		c.addr = DEFAULT_SOCKET;
 	c.aname = "";
 	optind = 1;
 	while (
@@ -568,9 +563,16 @@ cmd_9p(int argc, char **argv)
 		return 2;
 	}
 	o.dialect = (enum p9_dialect)p9_dialect_parse(ver);
-	if (p9_addr_parse(&a, c.addr, DEFAULT_PORT) < 0) {
-		fprintf(stderr, "unum: bad address '%s'\n", c.addr);
-		return 2;
+	{
+		const char *given = c.addr;
+
+		/* -a "" names no node: an error, not the default */
+		if ((given && !*given) ||
+		    !(c.addr = unum_node_addr(given, &a))) {
+			fprintf(stderr, "unum: bad address '%s'\n",
+			    given ? given : getenv("UNUM_ADDR"));
+			return 2;
+		}
 	}
 	o.tls = unum_tls(&a);
 	if (!(c.cl = p9_cl_connect(&a, &o, &err))) {
