@@ -49,8 +49,6 @@
 #include "cmd/run.h"
 #include "mount.h"
 
-#define DEFAULT_SOCKET "/run/unum/unumd.sock"
-#define DEFAULT_PORT 5640
 #define NBUCKETS 4096
 
 struct node {
@@ -471,6 +469,16 @@ reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_entry(req, &e);
 }
 
+/* After mkdir, mknod, symlink, link: the new name's entry, or the error. */
+static void
+reply_made(fuse_req_t req, fuse_ino_t parent, const char *name, int rc)
+{
+	if (rc < 0)
+		reply_err(req, rc);
+	else
+		reply_entry(req, parent, name);
+}
+
 static void
 op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -626,10 +634,7 @@ op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		t.u.mkdir.gid = fuse_req_ctx(req)->gid;
 		rc = rpc(cl, &t, NULL);
 	}
-	if (rc < 0)
-		reply_err(req, rc);
-	else
-		reply_entry(req, parent, name);
+	reply_made(req, parent, name, rc);
 }
 
 static void
@@ -655,10 +660,7 @@ op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		t.u.mknod.gid = fuse_req_ctx(req)->gid;
 		rc = rpc(cl, &t, NULL);
 	}
-	if (rc < 0)
-		reply_err(req, rc);
-	else
-		reply_entry(req, parent, name);
+	reply_made(req, parent, name, rc);
 }
 
 static void
@@ -682,10 +684,7 @@ op_symlink(
 		t.u.symlink.gid = fuse_req_ctx(req)->gid;
 		rc = rpc(cl, &t, NULL);
 	}
-	if (rc < 0)
-		reply_err(req, rc);
-	else
-		reply_entry(req, parent, name);
+	reply_made(req, parent, name, rc);
 }
 
 static void
@@ -708,10 +707,7 @@ op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 		t.u.link.name = (char *)name;
 		rc = cl == cl2 ? rpc(cl, &t, NULL) : -EIO;
 	}
-	if (rc < 0)
-		reply_err(req, rc);
-	else
-		reply_entry(req, parent, name);
+	reply_made(req, parent, name, rc);
 }
 
 static void
@@ -819,7 +815,11 @@ renamed(struct fs *fs, fuse_ino_t newparent, const char *newname, int paths)
 {
 	struct fuse_entry_param e;
 	struct node *moved, *n;
-	size_t i;
+	struct stale {
+		struct p9_cl *cl;
+		uint32_t fid;
+	} *gone = NULL, *g;
+	size_t i, ngone = 0, cap = 0;
 
 	if ((!fs->reconnect && !paths) ||
 	    lookup_entry(fs, newparent, newname, &e) < 0)
@@ -828,13 +828,25 @@ renamed(struct fs *fs, fuse_ino_t newparent, const char *newname, int paths)
 	if (paths) {
 		pthread_mutex_lock(&fs->lock);
 		for (i = 0; i < NBUCKETS; i++)
-			for (n = fs->table[i]; n; n = n->next)
-				if (n != moved && n->cl && below(n, moved)) {
-					/* its fid goes once unlocked */
-					p9_cl_clunk(n->cl, n->fid);
-					n->cl = NULL;
+			for (n = fs->table[i]; n; n = n->next) {
+				if (n == moved || !n->cl || !below(n, moved))
+					continue;
+				if (ngone == cap) {
+					size_t ncap = cap ? 2 * cap : 64;
+
+					if (!(g = realloc(gone, ncap * sizeof *g)))
+						continue; /* its fid stays */
+					gone = g;
+					cap = ncap;
 				}
+				gone[ngone++] = (struct stale){n->cl, n->fid};
+				n->cl = NULL;
+			}
 		pthread_mutex_unlock(&fs->lock);
+		/* the fids go once unlocked: a clunk is a round trip */
+		for (i = 0; i < ngone; i++)
+			p9_cl_clunk(gone[i].cl, gone[i].fid);
+		free(gone);
 	}
 	node_forget(fs, moved, 1);
 }
@@ -1696,7 +1708,7 @@ usage(FILE *f)
 	    "         entry_timeout=SECS (default 1), reconnect, debug;\n"
 	    "         FUSE's own:\n"
 	    "         allow_other, default_permissions, ro, ...\n",
-	    DEFAULT_PORT);
+	    UNUM_PORT);
 }
 
 static int
@@ -1848,7 +1860,7 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 	struct p9_qid q;
 	char fsname[300], real[PATH_MAX];
 
-	if (p9_addr_parse(&fs->addr, o->addr, DEFAULT_PORT) < 0) {
+	if (p9_addr_parse(&fs->addr, o->addr, UNUM_PORT) < 0) {
 		snprintf(err, cap, "bad address '%s'", o->addr);
 		return NULL;
 	}
