@@ -114,6 +114,15 @@ psk_from(struct psk *p, const uint8_t *key, size_t len)
 	return 0;
 }
 
+static int
+hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
 int
 p9_key_read(const char *path, uint8_t key[P9_KEY_LEN], char *err, size_t cap)
 {
@@ -157,17 +166,15 @@ p9_key_read(const char *path, uint8_t key[P9_KEY_LEN], char *err, size_t cap)
 		    path, 2 * P9_KEY_LEN);
 		return -1;
 	}
-	for (i = 0; i < P9_KEY_LEN; i++) {
-		unsigned v;
+	for (i = 0; i < 2 * P9_KEY_LEN; i++) {
+		int v = hexval(text[i]);
 
-		if (sscanf(text + 2 * i, "%2x", &v) != 1 ||
-		    !strchr("0123456789abcdefABCDEF", text[2 * i]) ||
-		    !strchr("0123456789abcdefABCDEF", text[2 * i + 1])) {
+		if (v < 0) {
 			snprintf(err, cap, "key %s: not hex at byte %d", path,
-			    2 * i);
+			    i & ~1);
 			return -1;
 		}
-		key[i] = (uint8_t)v;
+		key[i / 2] = (uint8_t)(i % 2 ? key[i / 2] | v : v << 4);
 	}
 	return 0;
 }
