@@ -50,10 +50,13 @@ done_testing() {
 	[ "$nfail" -eq 0 ]
 }
 
-# Waits until a TCP port or Unix socket answers (5 s at most).
+# wait_for ADDR [PID]: waits until a TCP port or Unix socket answers (5 s
+# at most), or until the process PID has ended.
 wait_for() {
 	i=0
 	while [ $i -lt 100 ]; do
+		# A daemon that has died will not answer.
+		[ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null && return 1
 		case "$1" in
 		/*) [ -S "$1" ] && return 0 ;;
 		*) (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null && return 0 ;;
@@ -64,9 +67,11 @@ wait_for() {
 	return 1
 }
 
-# A port nobody listens on, from a range the tests own.
+# A port nobody listens on, from a range the tests own: below the
+# kernel's ephemeral range (32768 and up on Linux), where a client's
+# connection could be holding the port without listening on it.
 free_port() {
-	p=$((20000 + ($$ * 7 + ${1:-0} * 131) % 20000))
+	p=$((20000 + ($$ * 7 + ${1:-0} * 131) % 12000))
 	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do
 		p=$((p + 1))
 	done
@@ -85,12 +90,35 @@ export UNUM_KEY="$KEY"
 start_unumd() {
 	name=$1
 	shift
-	port=$(free_port "$(echo "$name" | cksum | cut -c1-4)")
+	seed=$(echo "$name" | cksum | cut -c1-4)
+	try=0
+	while :; do
+		if start_unumd_on "$name" "$seed" "$@"; then
+			return 0
+		fi
+		# Another program took a port between the look and the bind:
+		# try other ports, a few times.
+		try=$((try + 1))
+		if [ $try -ge 3 ] ||
+		    ! grep -q "Address already in use" "$tmp/$name.log"; then
+			echo "# unumd $name did not start:"
+			sed 's/^/# /' "$tmp/$name.log"
+			return 1
+		fi
+		wait "$pid" 2>/dev/null
+		seed=$((seed + 17))
+	done
+}
+
+start_unumd_on() {
+	name=$1
+	port=$(free_port "$2")
+	shift 2
 	sock="$tmp/$name.sock"
 	set -- -k "$KEY" "$@"
 	pport=""
 	if [ -n "${PLAIN:-}" ]; then
-		pport=$(free_port "$(echo "p$name" | cksum | cut -c1-4)")
+		pport=$(free_port "$((port + 7))")
 		[ "$pport" = "$port" ] && pport=$((port + 1))
 		set -- -P "127.0.0.1:$pport=$PLAIN" "$@"
 	fi
@@ -98,12 +126,9 @@ start_unumd() {
 		"$@" 2>"$tmp/$name.log" &
 	pid=$!
 	pids="$pids $pid"
-	wait_for "127.0.0.1:$port" && wait_for "$sock" &&
-		{ [ -z "$pport" ] || wait_for "127.0.0.1:$pport"; } || {
-		echo "# unumd $name did not start:"
-		sed 's/^/# /' "$tmp/$name.log"
+	wait_for "127.0.0.1:$port" $pid && wait_for "$sock" $pid &&
+		{ [ -z "$pport" ] || wait_for "127.0.0.1:$pport" $pid; } ||
 		return 1
-	}
 	eval "${name}_port=$port ${name}_sock=$sock ${name}_pid=$pid"
 	eval "${name}_pport=$pport"
 }
