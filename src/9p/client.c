@@ -920,6 +920,12 @@ p9_client_fid_free(struct p9_client *c, uint32_t fid)
 		c->fidhint = w;
 }
 
+int
+p9_client_alive(struct p9_client *c)
+{
+	return c->state == READY;
+}
+
 void
 p9_client_close(struct p9_client *c)
 {

@@ -841,7 +841,7 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 	const struct p9_ops *ops;
 	const struct p9_tree *tree;
 	uint32_t max = c->msize - P9_RREADHDR;
-	int err = 0, i;
+	int err = 0, i, fwd;
 
 	switch (in->type) {
 	case P9_TAUTH:
@@ -873,7 +873,7 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 		 * from an open directory to a new fid, which harms nothing,
 		 * so only walking an open fid in place is refused. */
 		if (in->u.walk.newfid == in->u.walk.fid &&
-		    (err = check_unopened(r->fid)))
+		    !r->fid->tree->forward && (err = check_unopened(r->fid)))
 			return err;
 		for (i = 0; i < in->u.walk.nwname; i++)
 			if (!*in->u.walk.wname[i] ||
@@ -971,9 +971,16 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 		return EOPNOTSUPP;
 	}
 
+	/* A forwarding tree's server checks the state of its fids itself:
+	 * a pipelined read may come before the reply to its open. */
+	fwd = r->fid->tree->forward;
 	switch (in->type) {
 	case P9_TOPEN:
 	case P9_TLOPEN:
+		if (fwd) {
+			*fn = in->type == P9_TOPEN ? ops->open : ops->lopen;
+			break;
+		}
 		if ((err = check_unopened(r->fid)))
 			return err;
 		if (in->type == P9_TOPEN && (r->fid->qid.type & P9_QTDIR) &&
@@ -984,9 +991,9 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 		break;
 	case P9_TCREATE:
 	case P9_TLCREATE:
-		if ((err = check_unopened(r->fid)))
+		if (!fwd && (err = check_unopened(r->fid)))
 			return err;
-		if (!(r->fid->qid.type & P9_QTDIR))
+		if (!fwd && !(r->fid->qid.type & P9_QTDIR))
 			return ENOTDIR;
 		if (!name_ok(in->type == P9_TCREATE ? in->u.create.name
 		                                    : in->u.lcreate.name))
@@ -995,19 +1002,21 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 		break;
 	case P9_TREAD:
 	case P9_TREADDIR:
-		if (r->fid->omode != P9_OREAD && r->fid->omode != P9_ORDWR &&
-		    r->fid->omode != P9_OEXEC)
+		if (!fwd && r->fid->omode != P9_OREAD &&
+		    r->fid->omode != P9_ORDWR && r->fid->omode != P9_OEXEC)
 			return EBADF;
-		if (in->type == P9_TREADDIR && !(r->fid->qid.type & P9_QTDIR))
+		if (!fwd && in->type == P9_TREADDIR &&
+		    !(r->fid->qid.type & P9_QTDIR))
 			return ENOTDIR;
 		if (in->u.read.count > max)
 			in->u.read.count = max;
 		*fn = in->type == P9_TREAD ? ops->read : map_dotl(r, ops);
 		break;
 	case P9_TWRITE:
-		if (r->fid->omode != P9_OWRITE && r->fid->omode != P9_ORDWR)
+		if (!fwd && r->fid->omode != P9_OWRITE &&
+		    r->fid->omode != P9_ORDWR)
 			return EBADF;
-		if (r->fid->qid.type & P9_QTDIR)
+		if (!fwd && (r->fid->qid.type & P9_QTDIR))
 			return EISDIR;
 		*fn = ops->write;
 		break;

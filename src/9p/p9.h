@@ -756,9 +756,14 @@ struct p9_ops {
 
 /* One tree a server offers under an attach name. */
 struct p9_tree {
-	const char *aname; /* "" or NULL: any name not otherwise listed */
+	const char *aname; /* "" or NULL: any name not otherwise listed;
+	                      "!": any name with a '!' (a relay) */
 	const struct p9_ops *ops;
 	void *aux; /* the tree's: p9_req_aux() */
+	/* requests go on to a server that checks its fids' state itself
+	 * (open modes, directories), which may still be changing: the
+	 * framework checks fids, names and sizes only */
+	int forward;
 };
 
 struct p9_srv_opts {
@@ -907,9 +912,36 @@ enum p9_dialect p9_client_dialect(struct p9_client *c);
 /* Allocates / releases fid numbers. */
 uint32_t p9_client_fid_new(struct p9_client *c);
 void p9_client_fid_free(struct p9_client *c, uint32_t fid);
+/* 1 while calls can be made; 0 once the connection is lost. */
+int p9_client_alive(struct p9_client *c);
 /* Fails every call in flight with ECONNRESET, closes the connection and
  * frees c once it is gone. */
 void p9_client_close(struct p9_client *c);
+
+/* ---- Relay (relay.c): a local user's attach carried to another node ----
+ * A tree for the attach name "ADDR!ANAME": tree ANAME of the node at ADDR
+ * (HOST[:PORT]), reached over a TLS link of this daemon's (the cluster
+ * key), attached in the name of the user this connection is (its uid), and
+ * served message for message.  It serves this node's users only (Unix
+ * socket or local TCP with credentials): never a node's connection, so
+ * relays do not chain, nor a plain listener's.  Links are shared by all
+ * users and kept while they work. */
+struct p9_relay;
+struct p9_relay_opts {
+	struct p9_tls_ctx *tls; /* a client context; NULL: relays refused */
+	int default_port;       /* 0: 5640 */
+	unsigned max_links;     /* 0: 1024 */
+	uid_t anon_uid;         /* for p9_attach_ident */
+	gid_t anon_gid;
+};
+/* NULL with errno. */
+struct p9_relay *p9_relay_new(uv_loop_t *loop, const struct p9_relay_opts *o);
+/* The tree's handlers; its aux is the relay, its aname "!" (srv.c gives it
+ * every attach name with a '!'). */
+const struct p9_ops *p9_relay_ops(void);
+unsigned p9_relay_nlinks(struct p9_relay *rl);
+/* Closes every link and frees rl; after the server using it is closed. */
+void p9_relay_close(struct p9_relay *rl);
 
 /* ---- Blocking client (cl.c: for tools and tests; thread-safe) ----
  * Runs the asynchronous client on a loop thread of its own; any number of

@@ -109,7 +109,8 @@ p9_srv_tree(struct p9_srv *srv, const char *aname)
 
 	for (i = 0; i < srv->ntrees; i++)
 		if (srv->trees[i].aname && *srv->trees[i].aname &&
-		    strcmp(srv->trees[i].aname, aname) == 0)
+		    (strcmp(srv->trees[i].aname, aname) == 0 ||
+		     (!strcmp(srv->trees[i].aname, "!") && strchr(aname, '!'))))
 			return &srv->trees[i];
 	if (!*aname)
 		return &srv->trees[0];

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,18 @@ struct tls {
 
 /* What the stream below reads into.  Its read callback follows at once on
  * the same thread and hands it all to OpenSSL, so one buffer a thread
- * serves every connection: an idle one costs no buffer. */
-static __thread uint8_t cbuf[CBUF];
+ * serves every connection: an idle one costs no buffer.  It is made on the
+ * thread's first read, not as thread-local storage, which every thread of
+ * every program linked with this (and its start) would pay for. */
+static __thread uint8_t *cbuf;
+static pthread_key_t cbuf_key;
+static pthread_once_t cbuf_once = PTHREAD_ONCE_INIT;
+
+static void
+cbuf_key_make(void)
+{
+	pthread_key_create(&cbuf_key, free);
+}
 
 /* ---- keys ---- */
 
@@ -488,8 +499,12 @@ pump(struct tls *x)
 static void
 in_alloc(struct p9_stream *in, uint8_t **buf, size_t *cap)
 {
+	if (!cbuf && (cbuf = malloc(CBUF))) {
+		pthread_once(&cbuf_once, cbuf_key_make);
+		pthread_setspecific(cbuf_key, cbuf);
+	}
 	*buf = cbuf;
-	*cap = sizeof cbuf;
+	*cap = cbuf ? CBUF : 0; /* none: the stream ends with ENOBUFS */
 }
 
 static void

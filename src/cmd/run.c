@@ -81,6 +81,7 @@ struct run {
 	uv_loop_t *loop;
 	struct p9_client *c;
 	const char *addr; /* as given, for messages */
+	struct unum_route rt;
 	const char *cmd;  /* the program, for messages */
 	char *text;       /* the spawn, one write to ctl */
 	int tty;          /* -t: the program runs on a terminal */
@@ -277,28 +278,60 @@ unum_node_addr(const char *given, struct p9_addr *a)
 	return p9_addr_parse(a, given, UNUM_PORT) < 0 ? NULL : given;
 }
 
+int
+unum_route(const char *given, const char *tree, struct unum_route *rt)
+{
+	const char *key = getenv("UNUM_KEY"), *sock = getenv("UNUM_SOCKET");
+	struct stat st;
+
+	memset(rt, 0, sizeof *rt);
+	if (!(rt->shown = unum_node_addr(given, &rt->a)))
+		return -1;
+	snprintf(rt->aname, sizeof rt->aname, "%s", tree);
+	snprintf(rt->where, sizeof rt->where, "%s", rt->shown);
+	if (rt->a.is_unix || rt->a.plain || (key && *key))
+		goto direct;
+	if (!sock || !*sock)
+		sock = UNUM_SOCKET;
+	if (stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode))
+		goto direct; /* no unumd here: the key, if this user has it */
+	/* through this node's unumd, which holds the key and vouches for
+	 * the user: ADDR!TREE */
+	if ((size_t)snprintf(rt->aname, sizeof rt->aname, "%s!%s", rt->shown,
+	        tree) >= sizeof rt->aname ||
+	    p9_addr_parse(&rt->a, sock, 0) < 0 || !rt->a.is_unix)
+		return -1;
+	rt->relayed = 1;
+	snprintf(rt->where, sizeof rt->where, "this node's unumd (%s)", sock);
+	return 0;
+direct:
+	rt->tls = unum_tls(&rt->a);
+	return 0;
+}
+
 struct p9_cl *
 unum_proc_connect(const char *addr, uint32_t *root, const char **shown)
 {
 	struct p9_client_opts o;
-	struct p9_addr a;
+	struct unum_route rt;
 	struct p9_cl *cl;
 	char uname[32];
 	int e = 0, rc;
 
-	if (!(*shown = unum_node_addr(addr, &a)))
+	if (unum_route(addr, "proc", &rt) < 0)
 		die("bad node address '%s'", addr ? addr : getenv("UNUM_ADDR"));
-	addr = *shown;
+	addr = *shown = rt.shown;
 	memset(&o, 0, sizeof o);
 	o.dialect = P9_2000U; /* .u: errors come with their text */
-	o.tls = unum_tls(&a);
-	if (!(cl = p9_cl_connect(&a, &o, &e)))
-		die("cannot reach %s: %s", addr, strerror(-e));
+	o.tls = rt.tls;
+	if (!(cl = p9_cl_connect(&rt.a, &o, &e)))
+		die("cannot reach %s: %s", rt.where, strerror(-e));
 	*root = p9_cl_fid_new(cl);
 	snprintf(uname, sizeof uname, "%u", (unsigned)geteuid());
 	if ((rc = p9_cl_attach(
-	         cl, *root, uname, (uint32_t)geteuid(), "proc", NULL)) < 0)
-		die("%s serves no processes to you: %s", addr, strerror(-rc));
+	         cl, *root, uname, (uint32_t)geteuid(), rt.aname, NULL)) < 0)
+		die("%s serves no processes to you: %s", addr,
+		    p9_cl_last_error(rc));
 	return cl;
 }
 
@@ -755,7 +788,7 @@ connected(void *arg, struct p9_client *c, int err)
 	int sig;
 
 	if (!c)
-		die("cannot reach %s: %s", r->addr, strerror(-err));
+		die("cannot reach %s: %s", r->rt.where, strerror(-err));
 	r->c = c;
 	r->iosize = p9_client_msize(c) - P9_IOHDRSZ;
 	r->root = p9_client_fid_new(c);
@@ -769,7 +802,7 @@ connected(void *arg, struct p9_client *c, int err)
 	t.u.attach.fid = r->root;
 	t.u.attach.afid = P9_NOFID;
 	t.u.attach.uname = uname;
-	t.u.attach.aname = "proc";
+	t.u.attach.aname = r->rt.aname;
 	t.u.attach.n_uname = (uint32_t)geteuid();
 	call(r, &t, attached, r);
 	walk(r, r->root, r->ctl, "clone", NULL, cloned, r);
@@ -794,7 +827,6 @@ unum_run(int argc, char **argv)
 	};
 	static struct run r;
 	struct p9_client_opts o;
-	struct p9_addr a;
 	sigset_t set;
 	int ch, nostdin = 0, rc;
 
@@ -828,9 +860,10 @@ unum_run(int argc, char **argv)
 	{
 		const char *given = r.addr;
 
-		if (!(r.addr = unum_node_addr(given, &a)))
+		if (unum_route(given, "proc", &r.rt) < 0)
 			die("bad node address '%s'",
 			    given ? given : getenv("UNUM_ADDR"));
+		r.addr = r.rt.shown;
 	}
 	/* stdin: a pipe or file always; a terminal only in the foreground */
 	r.use_stdin = !nostdin && (!isatty(0) || tcgetpgrp(0) == getpgrp());
@@ -857,9 +890,9 @@ unum_run(int argc, char **argv)
 	pthread_cond_init(&r.in.cond, NULL);
 	memset(&o, 0, sizeof o);
 	o.dialect = P9_2000U; /* .u: errors come with their text */
-	o.tls = unum_tls(&a);
-	if ((rc = p9_client_connect(r.loop, &a, &o, connected, &r)) < 0)
-		die("cannot reach %s: %s", r.addr, strerror(-rc));
+	o.tls = r.rt.tls;
+	if ((rc = p9_client_connect(r.loop, &r.rt.a, &o, connected, &r)) < 0)
+		die("cannot reach %s: %s", r.rt.where, strerror(-rc));
 	uv_run(r.loop, UV_RUN_DEFAULT);
 	die("lost %s on %s", r.cmd, r.addr);
 	return 255;

@@ -25,6 +25,22 @@ void unum_json_str(const char *s);
  * parsed into *a.  Returns the address as given, or NULL if it is bad. */
 const char *unum_node_addr(const char *given, struct p9_addr *a);
 
+/* How a client reaches tree TREE of the node given (NULL: $UNUM_ADDR,
+ * else the local socket).  A Unix socket or plain: address, or any node
+ * when $UNUM_KEY names a key: directly.  Another node (HOST[:PORT]):
+ * through this node's unumd ($UNUM_SOCKET, else UNUM_SOCKET) when one
+ * runs, which relays to it (attach name "ADDR!TREE"); else directly, with
+ * /etc/unum/cluster.key if there is one.  -1 for a bad address. */
+struct unum_route {
+	struct p9_addr a;       /* where to connect */
+	struct p9_tls_ctx *tls; /* NULL: no TLS */
+	char aname[300];        /* what to attach */
+	const char *shown;      /* the node as given */
+	char where[160];        /* what is connected to, for messages */
+	int relayed;
+};
+int unum_route(const char *given, const char *tree, struct unum_route *rt);
+
 /* TLS for a connection to a: a client context with the cluster key
  * ($UNUM_KEY, else /etc/unum/cluster.key), or NULL for a Unix socket, a
  * plain: address, or no key here.  An unreadable key: one line, exit 255. */

@@ -495,7 +495,7 @@ cmd_9p(int argc, char **argv)
 	};
 	struct ctx c;
 	struct p9_client_opts o;
-	struct p9_addr a;
+	struct unum_route rt;
 	const char *op, *path, *ver = "9P2000.L";
 	int ch, rc, err = 0;
 
@@ -567,16 +567,16 @@ cmd_9p(int argc, char **argv)
 		const char *given = c.addr;
 
 		/* -a "" names no node: an error, not the default */
-		if ((given && !*given) ||
-		    !(c.addr = unum_node_addr(given, &a))) {
+		if ((given && !*given) || unum_route(given, c.aname, &rt) < 0) {
 			fprintf(stderr, "unum: bad address '%s'\n",
 			    given ? given : getenv("UNUM_ADDR"));
 			return 2;
 		}
+		c.addr = rt.shown;
 	}
-	o.tls = unum_tls(&a);
-	if (!(c.cl = p9_cl_connect(&a, &o, &err))) {
-		fprintf(stderr, "unum: cannot connect to %s: %s\n", c.addr,
+	o.tls = rt.tls;
+	if (!(c.cl = p9_cl_connect(&rt.a, &o, &err))) {
+		fprintf(stderr, "unum: cannot connect to %s: %s\n", rt.where,
 		    strerror(-err));
 		return 1;
 	}
@@ -586,11 +586,11 @@ cmd_9p(int argc, char **argv)
 
 		snprintf(uname, sizeof uname, "%u", (unsigned)geteuid());
 		rc = p9_cl_attach(
-		    c.cl, c.root, uname, (uint32_t)geteuid(), c.aname, NULL);
+		    c.cl, c.root, uname, (uint32_t)geteuid(), rt.aname, NULL);
 	}
 	if (rc < 0) {
 		fprintf(stderr, "unum: attach to '%s' on %s: %s\n", c.aname,
-		    c.addr, strerror(-rc));
+		    c.addr, p9_cl_last_error(rc));
 		p9_cl_close(c.cl);
 		return 1;
 	}

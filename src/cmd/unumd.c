@@ -39,7 +39,7 @@ struct config {
 	int listen_set; /* the command line replaces the file's list */
 	unsigned long long msize, max_fids, max_reqs, max_conns, max_peer;
 	unsigned long long max_procs; /* per user */
-	unsigned long long idle; /* seconds; 0: the default */
+	unsigned long long idle;      /* seconds; 0: the default */
 	int trace, verbose;
 	char exportdir[4096];
 	int readonly;
@@ -48,6 +48,7 @@ struct config {
 	unsigned long long workers;
 	char key[4096], prevkey[4096];
 	int key_set; /* named (not the default): it must exist */
+	char keyid[32], prevkeyid[32]; /* for the log, once serving */
 	int squash_remote_root;
 	/* plain listeners: "ADDR ANAME..." */
 	char *plain[MAX_LISTEN];
@@ -58,7 +59,8 @@ static struct p9_srv *srv;
 static struct ramfs *fs;
 static struct fsrv *fsv;
 static struct psrv *psv;
-static struct p9_tree trees[3];
+static struct p9_relay *relay;
+static struct p9_tree trees[4];
 static uv_signal_t sigs[2];
 
 static void
@@ -207,10 +209,11 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 		return 0;
 	}
 	if (strcmp(k, "remote-root") == 0) {
-		if (strcmp(l->argv[1], "squash") && strcmp(l->argv[1], "keep")) {
+		if (strcmp(l->argv[1], "squash") &&
+		    strcmp(l->argv[1], "keep")) {
 			snprintf(err, cap,
-			    "%s:%d: remote-root wants squash or keep",
-			    l->file, l->lineno);
+			    "%s:%d: remote-root wants squash or keep", l->file,
+			    l->lineno);
 			return -1;
 		}
 		c->squash_remote_root = !strcmp(l->argv[1], "squash");
@@ -244,8 +247,7 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 	} else if (strcmp(k, "max-processes-per-user") == 0) {
 		num = &c->max_procs;
 		hi = 4096;
-	}
-	else if (strcmp(k, "workers") == 0) {
+	} else if (strcmp(k, "workers") == 0) {
 		num = &c->workers;
 		hi = 1024;
 	}
@@ -291,44 +293,48 @@ check_listen(const struct p9_addr *a, const char *s)
 	return 0;
 }
 
-/* The cluster key (and a previous one): a TLS context, or NULL with no
- * key.  -1 for a key that is there but unusable. */
+/* The cluster key (and a previous one): TLS contexts for serving nodes
+ * (tls) and for reaching them (ctls, the relay's), or NULL with no key.
+ * -1 for a key that is there but unusable. */
 static int
-load_key(struct config *c, struct p9_tls_ctx **tls)
+load_key(struct config *c, struct p9_tls_ctx **tls, struct p9_tls_ctx **ctls)
 {
 	uint8_t key[P9_KEY_LEN], prev[P9_KEY_LEN];
-	char err[512], id[32], pid[32] = "";
+	char err[512];
 
-	*tls = NULL;
+	*tls = *ctls = NULL;
 	if (!*c->key)
 		snprintf(c->key, sizeof c->key, "%s", DEFAULT_KEY);
 	if (!c->key_set && access(c->key, F_OK) < 0 && errno == ENOENT)
 		return 0;
 	if (p9_key_read(c->key, key, err, sizeof err) < 0 ||
-	    (*c->prevkey && p9_key_read(c->prevkey, prev, err, sizeof err) < 0)) {
+	    (*c->prevkey &&
+	        p9_key_read(c->prevkey, prev, err, sizeof err) < 0)) {
 		fprintf(stderr, "unumd: %s\n", err);
 		return -1;
 	}
-	*tls = p9_tls_ctx_new(1, key, *c->prevkey ? prev : NULL, err, sizeof err);
-	p9_key_id(key, id);
+	if ((*tls = p9_tls_ctx_new(
+	         1, key, *c->prevkey ? prev : NULL, err, sizeof err)) &&
+	    !(*ctls = p9_tls_ctx_new(0, key, NULL, err, sizeof err))) {
+		p9_tls_ctx_free(*tls);
+		*tls = NULL;
+	}
+	p9_key_id(key, c->keyid);
 	if (*c->prevkey)
-		p9_key_id(prev, pid);
+		p9_key_id(prev, c->prevkeyid);
 	OPENSSL_cleanse(key, sizeof key);
 	OPENSSL_cleanse(prev, sizeof prev);
 	if (!*tls) {
 		fprintf(stderr, "unumd: %s\n", err);
 		return -1;
 	}
-	p9_log(LOG_INFO, "cluster key %s (id %s)%s%s%s", c->key, id,
-	    *pid ? ", previous key id " : "", pid, *pid ? " still accepted" : "");
 	return 0;
 }
 
 /* TLS listeners (with a key) and plain ones (as configured). */
 static int
-start_tcp(struct config *c)
+start_tcp(struct config *c, struct p9_tls_ctx *tls)
 {
-	struct p9_tls_ctx *tls;
 	struct p9_addr a;
 	int i, rc;
 
@@ -358,7 +364,8 @@ start_tcp(struct config *c)
 		o.anames = names;
 		if (p9_addr_parse(&a, c->plain[i], DEFAULT_PORT) < 0 ||
 		    a.is_unix) {
-			fprintf(stderr, "unumd: bad plain listen address '%s'\n",
+			fprintf(stderr,
+			    "unumd: bad plain listen address '%s'\n",
 			    c->plain[i]);
 			return -1;
 		}
@@ -375,8 +382,10 @@ start_tcp(struct config *c)
 		    c->plain[i], shown);
 		*eq = '=';
 	}
-	if (load_key(c, &tls) < 0)
-		return -1;
+	if (tls)
+		p9_log(LOG_INFO, "cluster key %s (id %s)%s%s%s", c->key,
+		    c->keyid, *c->prevkeyid ? ", previous key id " : "",
+		    c->prevkeyid, *c->prevkeyid ? " still accepted" : "");
 	if (!tls && !c->nplain && !strcmp(c->socket, "none")) {
 		fprintf(stderr,
 		    "unumd: nothing to serve: no socket, and TCP needs the "
@@ -390,8 +399,8 @@ start_tcp(struct config *c)
 		    "make a key with unum keygen",
 		    c->key);
 	for (i = 0; tls && i < c->nlisten; i++) {
-		struct p9_listen_opts o = {.tls = tls,
-		    .squash_root = c->squash_remote_root};
+		struct p9_listen_opts o = {
+		    .tls = tls, .squash_root = c->squash_remote_root};
 
 		if (p9_addr_parse(&a, c->listen[i], DEFAULT_PORT) < 0 ||
 		    a.is_unix) {
@@ -471,6 +480,7 @@ main(int argc, char **argv)
 	const char *conffile = NULL, *msize_arg = NULL, *workers_arg = NULL;
 	char err[512];
 	struct p9_srv_opts so;
+	struct p9_tls_ctx *tls = NULL, *ctls = NULL;
 	struct p9_addr a;
 	unsigned ntrees;
 	int ch, i, rc;
@@ -491,8 +501,8 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			if (c.nplain == MAX_LISTEN || !strchr(optarg, '=')) {
-				fprintf(stderr,
-				    "unumd: --plain wants ADDR=ANAME[,ANAME]\n");
+				fprintf(stderr, "unumd: --plain wants "
+				                "ADDR=ANAME[,ANAME]\n");
 				return 2;
 			}
 			if (!(c.plain[c.nplain++] = strdup(optarg)))
@@ -657,12 +667,14 @@ main(int argc, char **argv)
 			    c.exportdir, strerror(-rc));
 			return 1;
 		}
-		trees[ntrees++] = (struct p9_tree){"fs", fsrv_ops(), fsv};
+		trees[ntrees++] = (struct p9_tree){
+		    .aname = "fs", .ops = fsrv_ops(), .aux = fsv};
 		p9_log(LOG_INFO, "exporting %s%s%s", c.exportdir,
 		    c.readonly ? " read-only" : "",
 		    *c.squash ? ", users squashed" : "");
 	}
-	trees[ntrees++] = (struct p9_tree){"ram", ramfs_ops(), fs};
+	trees[ntrees++] =
+	    (struct p9_tree){.aname = "ram", .ops = ramfs_ops(), .aux = fs};
 	{
 		struct psrv_opts po;
 		gid_t g;
@@ -680,7 +692,29 @@ main(int argc, char **argv)
 			    strerror(-rc));
 			return 1;
 		}
-		trees[ntrees++] = (struct p9_tree){"proc", psrv_ops(), psv};
+		trees[ntrees++] = (struct p9_tree){
+		    .aname = "proc", .ops = psrv_ops(), .aux = psv};
+	}
+	if (load_key(&c, &tls, &ctls) < 0)
+		return 1;
+	{
+		/* ADDR!TREE: this node's users reach other nodes through it */
+		struct p9_relay_opts ro;
+		gid_t g;
+
+		memset(&ro, 0, sizeof ro);
+		ro.tls = ctls;
+		ro.default_port = DEFAULT_PORT;
+		ro.anon_uid = ro.anon_gid = 65534;
+		if (fsrv_lookup_user(
+		        *c.anon ? c.anon : "nobody", &ro.anon_uid, &g) == 0)
+			ro.anon_gid = g;
+		if (!(relay = p9_relay_new(uv_default_loop(), &ro)))
+			abort();
+		trees[ntrees++] = (struct p9_tree){.aname = "!",
+		    .ops = p9_relay_ops(),
+		    .aux = relay,
+		    .forward = 1};
 	}
 	memset(&so, 0, sizeof so);
 	so.trees = trees;
@@ -716,7 +750,7 @@ main(int argc, char **argv)
 		}
 		p9_log(LOG_INFO, "serving %s", c.socket);
 	}
-	if (start_tcp(&c) < 0)
+	if (start_tcp(&c, tls) < 0)
 		return 1;
 
 	uv_signal_init(uv_default_loop(), &sigs[0]);
@@ -729,6 +763,9 @@ main(int argc, char **argv)
 	ramfs_free(fs);
 	fsrv_free(fsv);
 	psrv_free(psv);
+	p9_relay_close(relay);
+	p9_tls_ctx_free(ctls);
+	p9_tls_ctx_free(tls);
 	for (i = 0; i < c.nlisten; i++)
 		free(c.listen[i]);
 	for (i = 0; i < c.nplain; i++)

@@ -96,6 +96,7 @@ struct fs {
 	int broken;
 	struct p9_cl **dead;
 	size_t ndead;
+	struct unum_route rt; /* how the server is reached */
 	struct p9_addr addr;
 	struct p9_client_opts copts;
 	const char *aname;
@@ -1629,7 +1630,8 @@ attach(struct fs *fs, const char *addr, uint32_t *root, struct p9_qid *q,
 	int e = 0, rc;
 
 	if (!(cl = p9_cl_connect(&fs->addr, &fs->copts, &e))) {
-		snprintf(err, cap, "cannot reach %s: %s", addr, strerror(-e));
+		snprintf(err, cap, "cannot reach %s: %s", fs->rt.where,
+		    strerror(-e));
 		return NULL;
 	}
 	*root = p9_cl_fid_new(cl);
@@ -1637,7 +1639,7 @@ attach(struct fs *fs, const char *addr, uint32_t *root, struct p9_qid *q,
 	if ((rc = p9_cl_attach(cl, *root, uname, (uint32_t)geteuid(),
 	         fs->aname, q)) < 0) {
 		snprintf(err, cap, "attach '%s' on %s: %s", fs->aname, addr,
-		    strerror(-rc));
+		    p9_cl_last_error(rc));
 		p9_cl_close(cl);
 		return NULL;
 	}
@@ -1860,15 +1862,16 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 	struct p9_qid q;
 	char fsname[300], real[PATH_MAX];
 
-	if (p9_addr_parse(&fs->addr, o->addr, UNUM_PORT) < 0) {
+	if (unum_route(o->addr, o->aname, &fs->rt) < 0) {
 		snprintf(err, cap, "bad address '%s'", o->addr);
 		return NULL;
 	}
 	fs->copts.msize = o->msize;
 	fs->copts.dialect = (enum p9_dialect)p9_dialect_parse(o->version);
 	fs->copts.trace = o->debug;
-	fs->copts.tls = unum_tls(&fs->addr);
-	fs->aname = o->aname;
+	fs->addr = fs->rt.a;
+	fs->copts.tls = fs->rt.tls;
+	fs->aname = fs->rt.aname;
 	fs->reconnect = o->reconnect;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->walking, NULL);
