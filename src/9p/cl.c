@@ -65,6 +65,14 @@ p9_cl_last_error(int err)
 	return *last_error && err == last_errno ? last_error : NULL;
 }
 
+const char *
+p9_cl_strerror(int err)
+{
+	const char *said = p9_cl_last_error(err);
+
+	return said ? said : strerror(err < 0 ? -err : err);
+}
+
 /* ---- the loop thread ---- */
 
 static void

@@ -965,6 +965,8 @@ int p9_cl_rpc(struct p9_cl *cl, const struct p9_fcall *t, struct p9_fcall *r,
  * thread's last failed call, if that failed with err, else NULL (.L says
  * only a number).  Later successful calls leave it. */
 const char *p9_cl_last_error(int err);
+/* The same, else strerror(err): for messages. */
+const char *p9_cl_strerror(int err);
 
 uint32_t p9_cl_fid_new(struct p9_cl *cl);
 /* Releases a fid number that is not bound (a failed walk or attach);

@@ -73,6 +73,9 @@ struct rfid {
 	uint32_t num;
 	int root; /* counted in l->nattach */
 	int gone; /* the node has no such fid (never made, or clunked) */
+	/* a directory read repacked for plain 9P2000: the offsets here
+	 * and on the node where the next read goes on */
+	uint64_t dirhere, dirthere;
 };
 
 /* A request being forwarded: t is its message as the link sees it. */
@@ -363,7 +366,22 @@ repack_dir(struct p9_req *r, struct link *l, const struct p9_fcall *rep)
 	free(in);
 	r->out.u.rread.count = (uint32_t)n;
 	r->out.u.rread.data = out;
+	if (!err) {
+		struct rfid *rf = r->fid->aux;
+
+		rf->dirhere = r->in.u.read.offset + n;
+		rf->dirthere += rep->u.rread.count;
+	}
 	return err;
+}
+
+/* A directory read repacked for a plain 9P2000 client goes on where the
+ * last one ended, in the node's offsets. */
+static int
+repacked(struct p9_req *r, struct link *l)
+{
+	return r->type == P9_TREAD && p9_conn_dialect(r->conn) == P9_2000 &&
+	    l->dialect != P9_2000 && (r->fid->qid.type & P9_QTDIR);
 }
 
 static void
@@ -393,8 +411,7 @@ forwarded(void *arg, int err, struct p9_fcall *rep)
 	r->out = *rep;
 	if (r->type == P9_TWALK && rep->u.rwalk.nwqid < r->in.u.walk.nwname)
 		made_nothing(f); /* a partial walk makes no fid */
-	if (r->type == P9_TREAD && p9_conn_dialect(r->conn) == P9_2000 &&
-	    (r->fid->qid.type & P9_QTDIR) && (err = repack_dir(r, l, rep))) {
+	if (repacked(r, l) && (err = repack_dir(r, l, rep))) {
 		fwd_free(f);
 		p9_respond_error(r, err);
 		return;
@@ -458,14 +475,22 @@ attach(struct p9_req *r)
 		return;
 	}
 	if (id.name) {
-		/* root attaching as a user by name: the node wants a uid */
+		/* root attaching as a user by name (plain 9P2000 has only
+		 * names, and unum's clients send the uid as one): the node
+		 * wants a uid */
 		struct passwd *pw = getpwnam(id.name);
+		char *end;
+		unsigned long u = strtoul(id.name, &end, 10);
 
-		if (!pw) {
+		if (pw)
+			id.uid = pw->pw_uid;
+		else if (*end == '\0' && *id.name >= '0' && *id.name <= '9' &&
+		         u < P9_NONUNAME)
+			id.uid = (uid_t)u;
+		else {
 			p9_respond_errmsg(r, EINVAL, "no user %s", id.name);
 			return;
 		}
-		id.uid = pw->pw_uid;
 	}
 	if (!bang || (size_t)(bang - aname) >= sizeof addr ||
 	    strchr(bang + 1, '!')) {
@@ -533,6 +558,15 @@ forward(struct p9_req *r)
 	case P9_TREADDIR:
 		if (f->t.u.read.count > max)
 			f->t.u.read.count = max;
+		if (repacked(r, l)) {
+			if (r->in.u.read.offset == 0)
+				rf->dirhere = rf->dirthere = 0;
+			else if (r->in.u.read.offset != rf->dirhere) {
+				fwd_fail(f, EINVAL, "directory offsets go on");
+				return;
+			}
+			f->t.u.read.offset = rf->dirthere;
+		}
 		break;
 	case P9_TWRITE:
 		if (f->t.u.write.count > max)

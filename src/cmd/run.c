@@ -306,6 +306,11 @@ unum_route(const char *given, const char *tree, struct unum_route *rt)
 	return 0;
 direct:
 	rt->tls = unum_tls(&rt->a);
+	if (!rt->tls && !rt->a.is_unix && !rt->a.plain)
+		snprintf(rt->where, sizeof rt->where,
+		    "%s (plain 9P: no unumd at %s to go through, no cluster "
+		    "key)",
+		    rt->shown, sock && *sock ? sock : UNUM_SOCKET);
 	return 0;
 }
 
@@ -331,7 +336,7 @@ unum_proc_connect(const char *addr, uint32_t *root, const char **shown)
 	if ((rc = p9_cl_attach(
 	         cl, *root, uname, (uint32_t)geteuid(), rt.aname, NULL)) < 0)
 		die("%s serves no processes to you: %s", addr,
-		    p9_cl_last_error(rc));
+		    p9_cl_strerror(rc));
 	return cl;
 }
 

@@ -590,7 +590,7 @@ cmd_9p(int argc, char **argv)
 	}
 	if (rc < 0) {
 		fprintf(stderr, "unum: attach to '%s' on %s: %s\n", c.aname,
-		    c.addr, p9_cl_last_error(rc));
+		    c.addr, p9_cl_strerror(rc));
 		p9_cl_close(c.cl);
 		return 1;
 	}

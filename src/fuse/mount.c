@@ -1639,7 +1639,7 @@ attach(struct fs *fs, const char *addr, uint32_t *root, struct p9_qid *q,
 	if ((rc = p9_cl_attach(cl, *root, uname, (uint32_t)geteuid(),
 	         fs->aname, q)) < 0) {
 		snprintf(err, cap, "attach '%s' on %s: %s", fs->aname, addr,
-		    p9_cl_last_error(rc));
+		    p9_cl_strerror(rc));
 		p9_cl_close(cl);
 		return NULL;
 	}
