@@ -39,6 +39,7 @@ struct config {
 	int listen_set; /* the command line replaces the file's list */
 	unsigned long long msize, max_fids, max_reqs, max_conns, max_peer;
 	unsigned long long max_procs; /* per user */
+	unsigned long long max_args;  /* argv and env bytes */
 	unsigned long long idle;      /* seconds; 0: the default */
 	int trace, verbose;
 	char exportdir[4096];
@@ -247,6 +248,11 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 	} else if (strcmp(k, "max-processes-per-user") == 0) {
 		num = &c->max_procs;
 		hi = 4096;
+	} else if (strcmp(k, "max-arg-bytes") == 0) {
+		num = &c->max_args;
+		lo = 4096;
+		hi = PSRV_MAX_ARG_BYTES;
+		units = 1;
 	} else if (strcmp(k, "workers") == 0) {
 		num = &c->workers;
 		hi = 1024;
@@ -683,6 +689,7 @@ main(int argc, char **argv)
 		po.node = c.name;
 		po.grace_ms = 5000;
 		po.max_per_user = (unsigned)c.max_procs;
+		po.max_arg_bytes = (size_t)c.max_args;
 		po.anon_uid = po.anon_gid = 65534;
 		if (fsrv_lookup_user(
 		        *c.anon ? c.anon : "nobody", &po.anon_uid, &g) == 0)

@@ -1681,9 +1681,43 @@ ctl_text(const void *data, size_t count, char **text, char *err, size_t cap)
  * st, acting on nothing: c, a copy of the slot's config, gets what the
  * write sets and a what it asks done.  -errno with a message in err (c
  * then half changed: the caller frees it). */
+/* argv and env within what a program may be given: each string, and all
+ * of them with their pointers (as execve counts).  -E2BIG with a message
+ * in err. */
+static int
+args_check(const struct config *c, size_t max, char *err, size_t cap)
+{
+	char **lists[2] = {c->argv, c->env};
+	const char *names[2] = {"argv", "env"};
+	size_t total = 0;
+	int l, i;
+
+	for (l = 0; l < 2; l++)
+		for (i = 0; lists[l] && lists[l][i]; i++) {
+			size_t n = strlen(lists[l][i]) + 1;
+
+			if (n > PSRV_MAX_ARG_STRLEN) {
+				snprintf(err, cap,
+				    "%s: a string of %zu bytes, over the %u a "
+				    "program may be given in one",
+				    names[l], n, PSRV_MAX_ARG_STRLEN);
+				return -E2BIG;
+			}
+			total += n + sizeof(char *);
+		}
+	if (total > max) {
+		snprintf(err, cap,
+		    "argv and env: %zu bytes, over this node's limit of %zu "
+		    "(max-arg-bytes)",
+		    total, max);
+		return -E2BIG;
+	}
+	return 0;
+}
+
 static int
 ctl_check(enum state st, char *text, struct config *c, struct actions *a,
-    char *err, size_t cap)
+    size_t maxargs, char *err, size_t cap)
 {
 	char *line, *next;
 	int rc = 0;
@@ -1692,6 +1726,8 @@ ctl_check(enum state st, char *text, struct config *c, struct actions *a,
 		next = line_end(line);
 		rc = ctl_line(st, line, c, a, err, cap);
 	}
+	if (!rc)
+		rc = args_check(c, maxargs, err, cap);
 	if (!rc && a->exec && !c->argv) {
 		snprintf(err, cap, "exec: no argv");
 		rc = -EINVAL;
@@ -1716,7 +1752,7 @@ psrv_ctl_check(const char *data, size_t len, char *err, size_t errcap)
 	memset(&c, 0, sizeof c);
 	if ((rc = ctl_text(data, len, &text, err, errcap)) < 0)
 		goto out;
-	rc = ctl_check(S_NEW, text, &c, &a, err, errcap);
+	rc = ctl_check(S_NEW, text, &c, &a, PSRV_MAX_ARG_BYTES, err, errcap);
 	free(text);
 	config_free(&c);
 out:
@@ -1750,7 +1786,8 @@ ps_ctl(struct p9_req *r)
 		p9_respond_error(r, -rc);
 		return;
 	}
-	rc = ctl_check(s->state, text, &c, &a, err, sizeof err);
+	rc = ctl_check(s->state, text, &c, &a, ps_of(r)->o.max_arg_bytes, err,
+	    sizeof err);
 	free(text);
 	if (!rc && a.exec)
 		rc = spawn(s, &c, err, sizeof err);
@@ -1986,6 +2023,8 @@ psrv_new(uv_loop_t *loop, const struct psrv_opts *o, int *err)
 	ps->o = *o;
 	if (!ps->o.max_per_user)
 		ps->o.max_per_user = 1024;
+	if (!ps->o.max_arg_bytes)
+		ps->o.max_arg_bytes = PSRV_MAX_ARG_BYTES;
 	snprintf(ps->node, sizeof ps->node, "%s", o->node ? o->node : "-");
 	ps->o.node = ps->node;
 	find_cgroup(ps);

@@ -23,7 +23,14 @@ struct psrv_opts {
 	gid_t anon_gid;
 	unsigned max_per_user; /* slots one uid may hold; 0: 1024 (root:
 	                        * no limit but the node's, 4096) */
+	size_t max_arg_bytes;  /* argv and env together, as the kernel
+	                        * counts them; 0: PSRV_MAX_ARG_BYTES */
 };
+
+/* What execve takes at most here (a quarter of an 8 MiB stack), and in
+ * one argument or environment string (the kernel's MAX_ARG_STRLEN). */
+#define PSRV_MAX_ARG_BYTES (2u << 20)
+#define PSRV_MAX_ARG_STRLEN (32u * 4096)
 
 /* A process server on loop; NULL with *err (-errno). */
 struct psrv *psrv_new(uv_loop_t *loop, const struct psrv_opts *o, int *err);
