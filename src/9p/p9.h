@@ -643,7 +643,20 @@ void p9_key_id(const uint8_t key[P9_KEY_LEN], char id[32]);
  * prevkey, during a rollover, if not NULL).  NULL with err. */
 struct p9_tls_ctx *p9_tls_ctx_new(int server, const uint8_t key[P9_KEY_LEN],
     const uint8_t *prevkey, char *err, size_t cap);
+/* (key may be NULL: a context for node certificates only, see below.) */
 void p9_tls_ctx_free(struct p9_tls_ctx *t);
+/* Node certificates (PEM files): this node's certificate (chain) and its
+ * private key (mode 0600), the cluster CA that signs nodes, and a CRL of
+ * revoked nodes (optional).  With them a peer is a node when it shows a
+ * certificate the CA signed and the CRL does not list, or, where a key was
+ * given too, when it holds the key (the client offers the key first). */
+struct p9_tls_certs {
+	const char *cert, *key, *ca, *crl;
+};
+/* Adds them to t (made with or without a key: key NULL).  0, or -1 with
+ * one line in err naming the file. */
+int p9_tls_ctx_certs(struct p9_tls_ctx *t, const struct p9_tls_certs *c,
+    char *err, size_t cap);
 /* TLS over the byte stream in (which it takes over).  The handshake runs
  * first, with a 10 s deadline; what is written meanwhile waits. */
 struct p9_stream *p9_stream_tls_new(

@@ -29,6 +29,8 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509err.h>
 
 #include "p9.h"
 
@@ -46,7 +48,8 @@ struct psk {
 struct p9_tls_ctx {
 	SSL_CTX *ctx;
 	int server;
-	struct psk cur, prev;
+	struct psk cur, prev; /* cur.set: the cluster key */
+	int certs;            /* node certificates (p9_tls_ctx_certs) */
 };
 
 struct tls {
@@ -327,8 +330,8 @@ p9_tls_ctx_new(int server, const uint8_t key[P9_KEY_LEN],
 		return NULL;
 	}
 	t->server = server;
-	if (psk_from(&t->cur, key, P9_KEY_LEN) < 0 ||
-	    (prevkey && psk_from(&t->prev, prevkey, P9_KEY_LEN) < 0)) {
+	if ((key && psk_from(&t->cur, key, P9_KEY_LEN) < 0) ||
+	    (key && prevkey && psk_from(&t->prev, prevkey, P9_KEY_LEN) < 0)) {
 		snprintf(err, cap, "TLS: cannot derive the key (HKDF)");
 		p9_tls_ctx_free(t);
 		return NULL;
@@ -342,11 +345,83 @@ p9_tls_ctx_new(int server, const uint8_t key[P9_KEY_LEN],
 	SSL_CTX_clear_options(t->ctx, SSL_OP_ALLOW_NO_DHE_KEX);
 	SSL_CTX_set_num_tickets(t->ctx, 0);
 	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
-	if (server)
+	if (key && server)
 		SSL_CTX_set_psk_find_session_callback(t->ctx, find_session_cb);
-	else
+	else if (key)
 		SSL_CTX_set_psk_use_session_callback(t->ctx, use_session_cb);
 	return t;
+}
+
+/* One line for what OpenSSL said last, after what. */
+static void
+ssl_err(char *err, size_t cap, const char *what, const char *path)
+{
+	unsigned long e = ERR_get_error();
+	char why[200] = "";
+
+	if (e)
+		ERR_error_string_n(e, why, sizeof why);
+	ERR_clear_error();
+	snprintf(err, cap, "%s %s: %s", what, path, *why ? why : "not usable");
+}
+
+int
+p9_tls_ctx_certs(struct p9_tls_ctx *t, const struct p9_tls_certs *c,
+    char *err, size_t cap)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(t->ctx);
+	struct stat st;
+
+	if (!c->cert || !*c->cert || !c->key || !*c->key || !c->ca || !*c->ca) {
+		snprintf(err, cap,
+		    "node certificates need cert, cert-key and ca together");
+		return -1;
+	}
+	if (stat(c->key, &st) == 0 && (st.st_mode & 077)) {
+		snprintf(err, cap,
+		    "cert-key %s is readable by others (mode %04o): chmod 600 %s",
+		    c->key, (unsigned)(st.st_mode & 07777), c->key);
+		return -1;
+	}
+	if (SSL_CTX_use_certificate_chain_file(t->ctx, c->cert) != 1) {
+		ssl_err(err, cap, "cert", c->cert);
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(t->ctx, c->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(t->ctx) != 1) {
+		if (ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			snprintf(err, cap, "cert-key %s is not the key of %s",
+			    c->key, c->cert);
+		} else
+			ssl_err(err, cap, "cert-key", c->key);
+		return -1;
+	}
+	if (SSL_CTX_load_verify_locations(t->ctx, c->ca, NULL) != 1) {
+		ssl_err(err, cap, "ca", c->ca);
+		return -1;
+	}
+	if (c->crl) {
+		X509_LOOKUP *lk = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+
+		if (!lk || X509_load_crl_file(lk, c->crl, X509_FILETYPE_PEM) < 1) {
+			ssl_err(err, cap, "crl", c->crl);
+			return -1;
+		}
+		X509_STORE_set_flags(
+		    store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	}
+	/* every peer shows a certificate the CA signed (unless the key's
+	 * PSK made the handshake): nodes, both ways; any node will do, so
+	 * no host name is checked */
+	/* a server that verifies peers wants its sessions named, even the
+	 * PSK's, which are never stored */
+	SSL_CTX_set_session_id_context(t->ctx, (const unsigned char *)"unum", 4);
+	SSL_CTX_set_verify(t->ctx,
+	    SSL_VERIFY_PEER | (t->server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+	    NULL);
+	t->certs = 1;
+	return 0;
 }
 
 void
@@ -436,6 +511,23 @@ log_ssl(struct tls *x, const char *what)
 
 static int tls_write(struct p9_stream *s, uint8_t *buf, size_t len);
 
+/* A peer that proved itself with a node certificate: its name, for the
+ * logs, where a key's id would be. */
+static void
+cert_peer(struct tls *x)
+{
+	X509 *c = SSL_get1_peer_certificate(x->ssl);
+	char cn[64] = "?";
+
+	if (c) {
+		X509_NAME_get_text_by_NID(
+		    X509_get_subject_name(c), NID_commonName, cn, sizeof cn);
+		X509_free(c);
+	}
+	snprintf(x->s.peer.keyid, sizeof x->s.peer.keyid, "cert %s", cn);
+	p9_log(LOG_DEBUG, "%s: node certificate of %s", x->s.peer.addr, cn);
+}
+
 /* Decrypts what came and hands it up while the user reads. */
 static void
 pump(struct tls *x)
@@ -455,6 +547,8 @@ pump(struct tls *x)
 		}
 		x->ready = 1;
 		x->s.peer.node = 1;
+		if (!SSL_session_reused(x->ssl))
+			cert_peer(x); /* no PSK: a certificate the CA signed */
 		uv_timer_stop(&x->timer);
 		if (x->nheld) { /* what the user wrote meanwhile */
 			size_t i, n = x->nheld;

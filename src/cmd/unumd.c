@@ -48,6 +48,8 @@ struct config {
 	char anon[64];
 	unsigned long long workers;
 	char key[4096], prevkey[4096];
+	/* node certificates: this node's, its key, the CA, revocations */
+	char cert[4096], certkey[4096], ca[4096], crl[4096];
 	int key_set; /* named (not the default): it must exist */
 	char keyid[32], prevkeyid[32]; /* for the log, once serving */
 	int squash_remote_root;
@@ -77,6 +79,9 @@ usage(FILE *f)
 	    "  -k, --key FILE      the cluster key (default " DEFAULT_KEY ");\n"
 	    "                      without one, TCP is not served\n"
 	    "      --previous-key FILE  also accepted, during a rollover\n"
+	    "      --cert FILE, --cert-key FILE, --ca FILE [--crl FILE]\n"
+	    "                      node certificates signed by the cluster CA\n"
+	    "                      (with or instead of the key)\n"
 	    "  -P, --plain ADDR=ANAME[,ANAME]  plain 9P (no TLS, everyone is\n"
 	    "                      the anonymous user) for these trees only\n"
 	    "  -s, --socket PATH   Unix socket (default " DEFAULT_SOCKET ")\n"
@@ -194,8 +199,15 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 			snprintf(dst, 64, "%s", l->argv[1]);
 		return 0;
 	}
-	if (strcmp(k, "key") == 0 || strcmp(k, "previous-key") == 0) {
-		char *dst = k[0] == 'k' ? c->key : c->prevkey;
+	if (strcmp(k, "key") == 0 || strcmp(k, "previous-key") == 0 ||
+	    strcmp(k, "cert") == 0 || strcmp(k, "cert-key") == 0 ||
+	    strcmp(k, "ca") == 0 || strcmp(k, "crl") == 0) {
+		char *dst = !strcmp(k, "key")        ? c->key
+		            : !strcmp(k, "cert")     ? c->cert
+		            : !strcmp(k, "cert-key") ? c->certkey
+		            : !strcmp(k, "ca")       ? c->ca
+		            : !strcmp(k, "crl")      ? c->crl
+		                                     : c->prevkey;
 
 		if (strlen(l->argv[1]) >= sizeof c->key) {
 			snprintf(err, cap, "%s:%d: %s: path too long", l->file,
@@ -204,7 +216,7 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 		}
 		if (!*dst) {
 			strcpy(dst, l->argv[1]);
-			if (k[0] == 'k')
+			if (!strcmp(k, "key"))
 				c->key_set = 1;
 		}
 		return 0;
@@ -308,28 +320,45 @@ load_key(struct config *c, struct p9_tls_ctx **tls, struct p9_tls_ctx **ctls)
 	uint8_t key[P9_KEY_LEN], prev[P9_KEY_LEN];
 	char err[512];
 
+	struct p9_tls_certs certs = {c->cert, c->certkey, c->ca,
+	    *c->crl ? c->crl : NULL};
+	int havekey, havecerts = *c->cert || *c->certkey || *c->ca || *c->crl;
+
 	*tls = *ctls = NULL;
 	if (!*c->key)
 		snprintf(c->key, sizeof c->key, "%s", DEFAULT_KEY);
-	if (!c->key_set && access(c->key, F_OK) < 0 && errno == ENOENT)
+	havekey = c->key_set || access(c->key, F_OK) == 0 || errno != ENOENT;
+	if (!havekey && !havecerts)
 		return 0;
-	if (p9_key_read(c->key, key, err, sizeof err) < 0 ||
-	    (*c->prevkey &&
-	        p9_key_read(c->prevkey, prev, err, sizeof err) < 0)) {
+	if (havekey &&
+	    (p9_key_read(c->key, key, err, sizeof err) < 0 ||
+	        (*c->prevkey &&
+	            p9_key_read(c->prevkey, prev, err, sizeof err) < 0))) {
 		fprintf(stderr, "unumd: %s\n", err);
 		return -1;
 	}
-	if ((*tls = p9_tls_ctx_new(
-	         1, key, *c->prevkey ? prev : NULL, err, sizeof err)) &&
-	    !(*ctls = p9_tls_ctx_new(0, key, NULL, err, sizeof err))) {
+	if ((*tls = p9_tls_ctx_new(1, havekey ? key : NULL,
+	         *c->prevkey ? prev : NULL, err, sizeof err)) &&
+	    !(*ctls = p9_tls_ctx_new(
+	          0, havekey ? key : NULL, NULL, err, sizeof err))) {
 		p9_tls_ctx_free(*tls);
 		*tls = NULL;
 	}
-	p9_key_id(key, c->keyid);
-	if (*c->prevkey)
-		p9_key_id(prev, c->prevkeyid);
+	if (havekey) {
+		p9_key_id(key, c->keyid);
+		if (*c->prevkey)
+			p9_key_id(prev, c->prevkeyid);
+	} else
+		*c->key = '\0'; /* certificates only */
 	OPENSSL_cleanse(key, sizeof key);
 	OPENSSL_cleanse(prev, sizeof prev);
+	if (*tls && havecerts &&
+	    (p9_tls_ctx_certs(*tls, &certs, err, sizeof err) < 0 ||
+	        p9_tls_ctx_certs(*ctls, &certs, err, sizeof err) < 0)) {
+		p9_tls_ctx_free(*tls);
+		p9_tls_ctx_free(*ctls);
+		*tls = *ctls = NULL;
+	}
 	if (!*tls) {
 		fprintf(stderr, "unumd: %s\n", err);
 		return -1;
@@ -388,10 +417,13 @@ start_tcp(struct config *c, struct p9_tls_ctx *tls)
 		    c->plain[i], shown);
 		*eq = '=';
 	}
-	if (tls)
+	if (tls && *c->key)
 		p9_log(LOG_INFO, "cluster key %s (id %s)%s%s%s", c->key,
 		    c->keyid, *c->prevkeyid ? ", previous key id " : "",
 		    c->prevkeyid, *c->prevkeyid ? " still accepted" : "");
+	if (tls && *c->cert)
+		p9_log(LOG_INFO, "node certificate %s, cluster CA %s%s%s", c->cert,
+		    c->ca, *c->crl ? ", revoked nodes in " : "", c->crl);
 	if (!tls && !c->nplain && !strcmp(c->socket, "none")) {
 		fprintf(stderr,
 		    "unumd: nothing to serve: no socket, and TCP needs the "
@@ -475,6 +507,10 @@ main(int argc, char **argv)
 	    {"workers", required_argument, NULL, 'W'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"previous-key", required_argument, NULL, 'K'},
+	    {"cert", required_argument, NULL, 'C'},
+	    {"cert-key", required_argument, NULL, 'Y'},
+	    {"ca", required_argument, NULL, 'a'},
+	    {"crl", required_argument, NULL, 'R'},
 	    {"plain", required_argument, NULL, 'P'},
 	    {"trace", no_argument, NULL, 'D'},
 	    {"verbose", no_argument, NULL, 'v'},
@@ -497,11 +533,21 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'k':
 		case 'K':
+		case 'C':
+		case 'Y':
+		case 'a':
+		case 'R':
 			if (strlen(optarg) >= sizeof c.key) {
-				fprintf(stderr, "unumd: key path too long\n");
+				fprintf(stderr, "unumd: path too long\n");
 				return 2;
 			}
-			strcpy(ch == 'k' ? c.key : c.prevkey, optarg);
+			strcpy(ch == 'k'   ? c.key
+			       : ch == 'K' ? c.prevkey
+			       : ch == 'C' ? c.cert
+			       : ch == 'Y' ? c.certkey
+			       : ch == 'a' ? c.ca
+			                   : c.crl,
+			    optarg);
 			if (ch == 'k')
 				c.key_set = 1;
 			break;
