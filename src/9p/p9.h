@@ -953,7 +953,8 @@ struct p9_relay *p9_relay_new(uv_loop_t *loop, const struct p9_relay_opts *o);
  * every attach name with a '!'). */
 const struct p9_ops *p9_relay_ops(void);
 unsigned p9_relay_nlinks(struct p9_relay *rl);
-/* Closes every link and frees rl; after the server using it is closed. */
+/* Closes every link and frees rl (a link still connecting goes when its
+ * connect ends); after the server using it is closed. */
 void p9_relay_close(struct p9_relay *rl);
 
 /* ---- Blocking client (cl.c: for tools and tests; thread-safe) ----

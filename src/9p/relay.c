@@ -155,11 +155,18 @@ static void
 link_connected(void *arg, struct p9_client *c, int err)
 {
 	struct link *l = arg;
+	struct p9_relay *rl = l->rl;
 	struct fwd *f, *next;
 	const char *why = NULL;
 
 	l->connecting = 0;
 	l->c = c;
+	if (rl->closing) { /* the relay ended while this connected */
+		link_free(l);
+		if (!rl->links)
+			free(rl);
+		return;
+	}
 	if (!c) {
 		err = -err;
 		why = strerror(err);
@@ -685,15 +692,19 @@ p9_relay_close(struct p9_relay *rl)
 {
 	if (!rl)
 		return;
-	rl->closing = 1;
-	while (rl->links) {
-		struct link *l = rl->links;
+	struct link *l, *next;
 
+	rl->closing = 1;
+	for (l = rl->links; l; l = next) {
+		next = l->next;
+		if (l->connecting)
+			continue; /* link_connected frees it, and rl after */
 		l->refs++; /* while its calls fail */
 		if (l->c)
 			p9_client_close(l->c);
 		l->c = NULL;
 		link_free(l);
 	}
-	free(rl);
+	if (!rl->links)
+		free(rl);
 }

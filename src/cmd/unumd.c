@@ -479,6 +479,9 @@ closed(void *arg)
 
 	for (i = 0; i < 2; i++)
 		uv_close((uv_handle_t *)&sigs[i], NULL);
+	/* no connection uses the relay now: its links go, so the loop ends */
+	p9_relay_close(relay);
+	relay = NULL;
 }
 
 static void
