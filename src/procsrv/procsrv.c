@@ -1095,9 +1095,15 @@ spawn(struct slot *s, const struct config *c, char *err, size_t cap)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = -1;
-	if (a.cgprocs &&
-	    (pid = spawn_into_cgroup(&a, stack, s->cg, &pidfd)) > 0)
+	if (a.cgprocs) {
+		/* born in the cgroup: the child, which runs in this memory
+		 * before clone3 returns here, must not move itself too */
+		const char *procs = a.cgprocs;
+
 		a.cgprocs = NULL;
+		if ((pid = spawn_into_cgroup(&a, stack, s->cg, &pidfd)) < 0)
+			a.cgprocs = procs; /* no clone3 here: it moves itself */
+	}
 	if (pid < 0)
 		pid = clone(child_main, stack + CHILD_STACK,
 		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &pidfd);
