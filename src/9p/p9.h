@@ -575,7 +575,7 @@ struct p9_peer {
 	/* a node that proved it holds the cluster key (TLS), and the id of
 	 * the key it used */
 	int node;
-	char keyid[20];
+	char keyid[48];
 	/* set by the listener: only these attach names (NULL: any), and
 	 * every user is the anonymous one */
 	const char *const *anames;

@@ -524,7 +524,7 @@ cert_peer(struct tls *x)
 		    X509_get_subject_name(c), NID_commonName, cn, sizeof cn);
 		X509_free(c);
 	}
-	snprintf(x->s.peer.keyid, sizeof x->s.peer.keyid, "cert %s", cn);
+	snprintf(x->s.peer.keyid, sizeof x->s.peer.keyid, "cert %.40s", cn);
 	p9_log(LOG_DEBUG, "%s: node certificate of %s", x->s.peer.addr, cn);
 }
 

@@ -88,7 +88,7 @@ struct run {
 	int use_stdin;
 	uint32_t root, ctl, wait;
 	uint32_t iosize;
-	char dir[16]; /* the slot: "N" */
+	char dir[16]; /* the slot: "last", the one this attach made */
 	struct out out, err;
 	struct in in;
 	int ended;  /* output streams at their end */
@@ -342,12 +342,13 @@ unum_proc_connect(const char *addr, uint32_t *root, const char **shown)
 
 /* ---- the run, on one loop ----
  *
- * Three steps, the requests of each sent at once:
+ * Two steps, the requests of each sent at once:
  *   version;
  *   attach, walk to clone, open it, read the slot's id, write the spawn
- *     (the slot keeps what the program writes until it is read);
- *   walk to and open N/stdout, N/stderr, N/wait (and N/stdin), and read
- *     them: stdout and stderr until their end, wait for the status.
+ *     (the slot keeps what the program writes until it is read), walk to
+ *     and open last/stdout, last/stderr, last/wait (and last/stdin), and
+ *     read them: stdout and stderr until their end, wait for the status.
+ *     "last" is the slot this attach's clone made.
  * It ends when the status is known and both outputs are at their end.
  */
 
@@ -717,22 +718,23 @@ stream_open(struct run *r, uint32_t fid, const char *name, uint8_t mode,
 	open_fid(r, fid, mode, step_done, st);
 }
 
-/* The slot's id is known: open its files and read them. */
 static void
 got_id(void *arg, int err, struct p9_fcall *rep)
 {
-	static struct step s_out, s_err, s_wait, s_in;
 	struct run *r = arg;
-	char id[16];
-	size_t n;
 
 	if (err)
 		die("new process on %s: %s", r->addr, why(err, rep));
-	n = rep->u.rread.count < sizeof id ? rep->u.rread.count : sizeof id - 1;
-	memcpy(id, rep->u.rread.data, n);
-	id[n] = '\0';
-	snprintf(r->dir, sizeof r->dir, "%u", (unsigned)strtoul(id, NULL, 10));
+}
 
+/* Right behind the spawn, in the same batch: open the new slot's files
+ * (through "last", the slot this attach made) and read them. */
+static void
+streams_open(struct run *r)
+{
+	static struct step s_out, s_err, s_wait, s_in;
+
+	snprintf(r->dir, sizeof r->dir, "last");
 	s_out = (struct step){r, "stdout"};
 	s_err = (struct step){r, "stderr"};
 	s_wait = (struct step){r, "wait"};
@@ -814,6 +816,7 @@ connected(void *arg, struct p9_client *c, int err)
 	open_fid(r, r->ctl, P9_ORDWR, cloned, r);
 	read_fid(r, r->ctl, 15, got_id, r);
 	write_fid(r, r->ctl, r->text, strlen(r->text), spawned, r);
+	streams_open(r);
 	r->spawned = 1;
 	for (sig = 1; sig < NSIG; sig++)
 		if (sigismember(&r->pending, sig) == 1)

@@ -140,11 +140,21 @@ struct psrv {
 	struct slot *slots;
 };
 
+/* What the fids of one attach share: the slot its clone made last, which
+ * the name "last" walks to, so that a client can pipeline a whole spawn
+ * and the opens and reads of its streams in one batch (a weak reference:
+ * the id, looked up again). */
+struct session {
+	int refs;
+	unsigned last;
+};
+
 struct pfid {
 	uid_t uid;
 	gid_t gid;
 	enum kind kind;
 	struct slot *s;
+	struct session *ses;
 	int clone;  /* opened through /clone: reading gives the id */
 	int writer; /* holds stdin open for writing */
 };
@@ -1368,6 +1378,8 @@ ps_destroy_fid(struct p9_fid *fid)
 	if (f->writer && f->s && --f->s->stdin_fids == 0)
 		stdin_close(f->s); /* the last writer's clunk is EOF */
 	slot_unref(f->s);
+	if (f->ses && --f->ses->refs == 0)
+		free(f->ses);
 	free(f);
 	fid->aux = NULL;
 }
@@ -1396,10 +1408,12 @@ ps_attach(struct p9_req *r)
 		id.uid = pw.pw_uid;
 		id.gid = pw.pw_gid;
 	}
-	if (!(f = calloc(1, sizeof *f))) {
+	if (!(f = calloc(1, sizeof *f)) || !(f->ses = calloc(1, sizeof *f->ses))) {
+		free(f);
 		p9_respond_error(r, ENOMEM);
 		return;
 	}
+	f->ses->refs = 1;
 	f->uid = id.uid;
 	f->gid = id.gid;
 	f->kind = K_ROOT;
@@ -1427,7 +1441,8 @@ ps_walk(struct p9_req *r)
 
 			if (!strcmp(w, "clone"))
 				cur.kind = K_CLONE;
-			else if (conf_number(w, 1, ~0u, 0, &id) == 0 &&
+			else if (((!strcmp(w, "last") && (id = cur.ses->last)) ||
+			             conf_number(w, 1, ~0u, 0, &id) == 0) &&
 			         (s = slot_find(ps, (unsigned)id)) &&
 			         may(cur.uid, s)) {
 				cur.kind = K_DIR;
@@ -1468,6 +1483,7 @@ ps_walk(struct p9_req *r)
 		nf->writer = 0;
 		if (nf->s)
 			nf->s->refs++;
+		nf->ses->refs++;
 		if (r->newfid == r->fid)
 			ps_destroy_fid(r->fid);
 		r->newfid->aux = nf;
@@ -1505,6 +1521,7 @@ ps_open(struct p9_req *r)
 		f->s = s;
 		f->kind = K_CTL;
 		f->clone = 1;
+		f->ses->last = s->id;
 	} else if (f->s && !may(f->uid, f->s)) {
 		p9_respond_error(r, EACCES);
 		return;

@@ -203,6 +203,14 @@ if command -v tmux >/dev/null; then
 else
 	notok "tmux is missing (apt-get install tmux)"
 fi
+# "last" is the slot this attach made: a new attach has none
+"$UNUM" 9p -V 9P2000.u -A proc read last/status >/dev/null 2>"$tmp/err"
+same "$?:$(grep -c 'No such file' "$tmp/err")" "1:1" \
+	"last: a new attach has made no slot, so there is none"
+printf 'argv true\nexec\n' | "$UNUM" 9p -A proc write clone >/dev/null
+"$UNUM" 9p -V 9P2000.u -A proc read last/status >/dev/null 2>&1
+same "$?" "1" "last: another attach's slot is not this one's last"
+
 # what a program daemonises (a new session, out of its process group) dies
 # with its slot when cgroup v2 is there to find it
 if grep -q ' cgroup2 rw' /proc/mounts; then
