@@ -23,8 +23,16 @@ struct uvstream {
 	int reading;
 	int closing;
 	int corked;
-	uv_buf_t *held; /* writes held back while corked */
+	uv_buf_t *held; /* writes held back while corked, or until the loop
+	                   is about to wait */
 	unsigned nheld, capheld;
+	/* Writes made while the loop runs callbacks go out together just
+	 * before it waits again (the prepare phase comes before every poll,
+	 * whatever phase they were made in): what a batch of requests
+	 * answers, or a relay forwards, is one system call, not one each. */
+	uv_prepare_t flush;
+	int flushing;
+	int handles; /* open libuv handles: freed at 0 */
 };
 
 /* One write of n buffers, which it owns. */
@@ -119,6 +127,42 @@ send_bufs(struct uvstream *us, const uv_buf_t *b, unsigned n)
 	return rc;
 }
 
+/* Writes what is held; -errno if that failed. */
+static int
+send_held(struct uvstream *us)
+{
+	size_t len = 0;
+	unsigned i, n = us->nheld;
+
+	if (n == 0)
+		return 0;
+	us->nheld = 0;
+	for (i = 0; i < n; i++)
+		len += us->held[i].len;
+	us->s.queued -= len; /* send_bufs counts them again */
+	return send_bufs(us, us->held, n);
+}
+
+static void
+flush_cb(uv_prepare_t *p)
+{
+	struct uvstream *us = p->data;
+
+	uv_prepare_stop(p);
+	us->flushing = 0;
+	if (!us->corked && !us->closing && send_held(us) < 0 && us->s.on_end)
+		us->s.on_end(&us->s, -EPIPE);
+}
+
+static void
+flush_soon(struct uvstream *us)
+{
+	if (!us->flushing && !us->closing) {
+		uv_prepare_start(&us->flush, flush_cb);
+		us->flushing = 1;
+	}
+}
+
 static int
 uv_write_buf(struct p9_stream *s, uint8_t *buf, size_t len)
 {
@@ -130,7 +174,7 @@ uv_write_buf(struct p9_stream *s, uint8_t *buf, size_t len)
 		return -EPIPE;
 	}
 	if (!us->corked)
-		return send_bufs(us, &b, 1);
+		flush_soon(us);
 	if (us->nheld == us->capheld) {
 		unsigned ncap = us->capheld ? 2 * us->capheld : 16;
 		uv_buf_t *nb = realloc(us->held, ncap * sizeof *nb);
@@ -149,20 +193,10 @@ static void
 uv_cork(struct p9_stream *s, int on)
 {
 	struct uvstream *us = (struct uvstream *)s;
-	size_t len = 0;
-	unsigned i, n = us->nheld;
 
 	us->corked = on;
-	if (on || n == 0)
-		return;
-	us->nheld = 0;
-	for (i = 0; i < n; i++)
-		len += us->held[i].len;
-	s->queued -= len; /* send_bufs counts them again */
-	if (us->closing)
-		free_bufs(us->held, n);
-	else if (send_bufs(us, us->held, n) < 0 && s->on_end)
-		s->on_end(s, -EPIPE);
+	if (!on && us->nheld)
+		flush_soon(us); /* with whatever else comes this turn */
 }
 
 static void
@@ -184,6 +218,8 @@ close_cb(uv_handle_t *h)
 {
 	struct uvstream *us = h->data;
 
+	if (--us->handles > 0)
+		return;
 	if (us->s.on_close)
 		us->s.on_close(&us->s);
 	free_bufs(us->held, us->nheld);
@@ -200,6 +236,11 @@ uv_close_stream(struct p9_stream *s)
 	if (us->closing)
 		return;
 	us->closing = 1;
+	/* what was written goes before the close (libuv writes what it can
+	 * at once; uv_close cancels the rest) */
+	if (!us->corked)
+		send_held(us);
+	uv_close((uv_handle_t *)&us->flush, close_cb);
 	uv_close((uv_handle_t *)us->h, close_cb);
 }
 
@@ -343,6 +384,9 @@ p9_stream_uv_new(uv_stream_t *h, int identify)
 	us->s.ops = &uv_ops;
 	us->h = h;
 	h->data = us;
+	uv_prepare_init(h->loop, &us->flush);
+	us->flush.data = us;
+	us->handles = 2;
 	fill_peer(&us->s.peer, h, identify);
 	if (h->type == UV_TCP)
 		uv_tcp_nodelay((uv_tcp_t *)h, 1);
