@@ -56,6 +56,7 @@ struct p9_client {
 	enum p9_dialect dialect;
 	enum state state;
 	int err;     /* why it died: a positive errno */
+	int unversioned; /* eager: READY, but the Rversion is still to come */
 	int closing; /* p9_client_close has been called */
 	int depth;   /* our callbacks on the stack: do not free yet */
 	void (*connect_cb)(void *arg, struct p9_client *c, int err);
@@ -379,6 +380,19 @@ version_reply(struct p9_client *c, const struct p9_fcall *r)
 		conn_fail(c, EPROTO);
 		return;
 	}
+	if (c->unversioned) {
+		/* eager: the calls already sent were packed in the dialect
+		 * asked, and are small; only that dialect will do */
+		c->unversioned = 0;
+		if (d != (int)c->dialect) {
+			p9_log(LOG_INFO, "%s: server offers version '%s'",
+			    peer(c), r->u.version.version);
+			conn_fail(c, EPROTONOSUPPORT);
+			return;
+		}
+		c->msize = r->u.version.msize;
+		return;
+	}
 	c->msize = r->u.version.msize;
 	c->dialect = (enum p9_dialect)d;
 	c->state = READY;
@@ -417,7 +431,7 @@ dispatch(struct p9_client *c, uint8_t *msg, size_t size)
 		return;
 	}
 	trace(c, "<-", &r);
-	if (c->state == VERSIONING) {
+	if (c->state == VERSIONING || c->unversioned) {
 		version_reply(c, &r);
 		return;
 	}
@@ -582,8 +596,20 @@ start(uv_loop_t *loop, struct p9_stream *s, const struct p9_client_opts *o,
 	trace(c, "->", &t);
 	s->ops->set_reading(s, 1);
 	/* a failure is reported through cb, from the stream's close */
-	if ((rc = s->ops->write(s, buf, (size_t)n)) < 0)
+	if ((rc = s->ops->write(s, buf, (size_t)n)) < 0) {
 		conn_fail(c, -rc);
+		return 0;
+	}
+	if (o->eager) {
+		/* calls go out behind the Tversion, without its round trip */
+		c->state = READY;
+		c->unversioned = 1;
+		c->connect_cb = NULL;
+		c->depth++;
+		cb(arg, c, 0);
+		c->depth--;
+		maybe_free(c);
+	}
 	return 0;
 nomem:
 	s->user = NULL;

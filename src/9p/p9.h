@@ -889,6 +889,12 @@ struct p9_client_opts {
 	enum p9_dialect dialect; /* asked for; the server may offer less */
 	int trace;               /* every message to stderr */
 	struct p9_tls_ctx *tls;  /* TCP: TLS with this (a client context) */
+	int eager;               /* connected as soon as the Tversion is out:
+	                            calls follow it without waiting for its
+	                            round trip, packed in the dialect asked and
+	                            smaller than the least msize (P9_MINMSIZE); a
+	                            server that answers another dialect ends
+	                            the connection (EPROTONOSUPPORT) */
 };
 
 /*

@@ -899,6 +899,8 @@ unum_run(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	o.dialect = P9_2000U; /* .u: errors come with their text */
 	o.tls = r.rt.tls;
+	/* the spawn goes with the Tversion, when it fits any msize */
+	o.eager = strlen(r.text) + P9_IOHDRSZ < P9_MINMSIZE;
 	if ((rc = p9_client_connect(r.loop, &r.rt.a, &o, connected, &r)) < 0)
 		die("cannot reach %s: %s", r.rt.where, strerror(-rc));
 	uv_run(r.loop, UV_RUN_DEFAULT);

@@ -1188,6 +1188,8 @@ struct drv {
 	void (*connected)(struct drv *v);
 };
 
+static int drv_eager; /* p9_client_opts.eager for the next drv_run */
+
 static void
 drv_connected(void *arg, struct p9_client *c, int err)
 {
@@ -1232,7 +1234,8 @@ static void
 drv_run(struct drv *v, enum p9_dialect d, void (*script)(struct fake *),
     void (*connected)(struct drv *))
 {
-	struct p9_client_opts o = {.msize = 8192, .dialect = d};
+	struct p9_client_opts o = {
+	    .msize = 8192, .dialect = d, .eager = drv_eager};
 	struct timespec zero = {0, 0};
 	struct p9_stream *s;
 	sigset_t pipeset, old;
@@ -1411,6 +1414,63 @@ test_hangup_before_rversion_fails_connect_with_econnreset(void **state)
 	drv_run(&v, P9_2000L, script_eof_before_rversion, NULL);
 	assert_null(v.c);
 	assert_int_equal(v.err, -ECONNRESET);
+}
+
+/* Eager: the Tclunk comes before the Rversion goes. */
+static void
+script_clunk_before_rversion(struct fake *f)
+{
+	struct p9_fcall m, c;
+
+	FAKE_CHECK(f, fake_recv(f, &m) == 0 && m.type == P9_TVERSION);
+	FAKE_CHECK(f, fake_recv(f, &c) == 0 && c.type == P9_TCLUNK);
+	m.type = P9_RVERSION;
+	m.u.version.msize = 6000;
+	fake_send(f, &m);
+	c.type = P9_RCLUNK;
+	fake_send(f, &c);
+	fake_eof(f);
+}
+
+static void one_call(struct drv *v);
+
+static void
+test_eager_calls_go_before_rversion_and_are_answered(void **state)
+{
+	struct drv v;
+
+	drv_eager = 1;
+	drv_run(&v, P9_2000L, script_clunk_before_rversion, one_call);
+	drv_eager = 0;
+	assert_int_equal(v.err, 0);
+	assert_int_equal(v.ncb, 1);
+	assert_int_equal(v.cberr[0], 0);
+}
+
+/* Eager, but the server speaks another dialect: what was sent is void. */
+static void
+script_eager_downgrade(struct fake *f)
+{
+	struct p9_fcall m;
+
+	FAKE_CHECK(f, fake_recv(f, &m) == 0 && m.type == P9_TVERSION);
+	m.type = P9_RVERSION;
+	m.u.version.version = "9P2000.u";
+	fake_send(f, &m);
+	fake_eof(f);
+}
+
+static void
+test_eager_rversion_of_another_dialect_fails_the_calls(void **state)
+{
+	struct drv v;
+
+	drv_eager = 1;
+	drv_run(&v, P9_2000L, script_eager_downgrade, one_call);
+	drv_eager = 0;
+	assert_int_equal(v.err, 0); /* connected at once */
+	assert_int_equal(v.ncb, 1);
+	assert_int_equal(v.cberr[0], ECONNRESET);
 }
 
 /* Answers one call with the reply's tag + 1. */
@@ -1874,7 +1934,8 @@ stage_wait(struct fake *f, int n)
 static struct p9_cl *
 cl_fake(struct fake *f, enum p9_dialect d, void (*script)(struct fake *))
 {
-	struct p9_client_opts o = {.msize = 8192, .dialect = d};
+	struct p9_client_opts o = {
+	    .msize = 8192, .dialect = d, .eager = drv_eager};
 	struct sockaddr_un sun;
 	struct p9_addr a;
 	struct p9_cl *cl;
@@ -2196,6 +2257,10 @@ main(void)
 	        test_rversion_higher_than_asked_fails_with_eprotonosupport),
 	    cmocka_unit_test(
 	        test_rversion_downgrade_to_u_and_smaller_msize_is_accepted),
+	    cmocka_unit_test(
+	        test_eager_calls_go_before_rversion_and_are_answered),
+	    cmocka_unit_test(
+	        test_eager_rversion_of_another_dialect_fails_the_calls),
 	    cmocka_unit_test(
 	        test_hangup_before_rversion_fails_connect_with_econnreset),
 	    cmocka_unit_test(test_reply_to_unknown_tag_drops_connection),
