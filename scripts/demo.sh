@@ -107,6 +107,15 @@ sleep 0.3
 run "$UNUM" ps -n "127.0.0.3:$PORT"
 wait $job
 echo
+if command -v setpriv >/dev/null; then
+	echo "demo: a user without the key runs on node2 through node1's unumd (the relay), as themselves"
+	chmod 0755 "$work"
+	echo "\$ setpriv --reuid=65534 ... env -u UNUM_KEY UNUM_SOCKET=$work/node1.sock $UNUM run -n 127.0.0.2:$PORT id -un"
+	setpriv --reuid=65534 --regid=65534 --clear-groups env -u UNUM_KEY \
+		UNUM_SOCKET="$work/node1.sock" "$UNUM" run -n "127.0.0.2:$PORT" \
+		id -un </dev/null
+fi
+echo
 echo "demo: diod's own client lists node3's export (plain 9P: interoperability)"
 if command -v /usr/sbin/diodls >/dev/null; then
 	run /usr/sbin/diodls -l -s "127.0.0.3:$((PORT + 1))" -a fs /
