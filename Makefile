@@ -92,7 +92,8 @@ $(O)/obj/src/fuse/%.o: src/fuse/%.c $(HDRS)
 # start per boot) stays a dynamically linked PIE.
 UNUM_LDFLAGS ?= -static -Wl,--no-warnings
 $(O)/unum: $(O)/obj/src/cmd/unum.o $(O)/obj/src/cmd/run.o \
-		$(O)/obj/src/cmd/ps.o $(O)/obj/src/fuse/mount.o $(O)/libunum.a
+		$(O)/obj/src/cmd/ps.o $(O)/obj/src/cmd/fanout.o \
+		$(O)/obj/src/fuse/mount.o $(O)/libunum.a
 	$(CC) $(CFLAGS) $(UNUM_LDFLAGS) -o $@ $^ \
 		$(filter-out $(SSL_LIBS),$(CMD_LIBS)) $(UNUM_SSL_LIBS) \
 		$(FUSE_LIBS) -pthread

@@ -223,6 +223,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: unum run [-Nt] [-n NODE|ADDR] CMD [ARG...]\n"
+	    "       unum run -w LIST [-b] [-f N] CMD [ARG...]\n"
 	    "Runs CMD on a node as if here: output, input, signals and exit "
 	    "status.\n"
 	    "  -n, --node ADDR   the node's address: unix:PATH, PATH, "
@@ -231,9 +232,15 @@ usage(FILE *f)
 	    ")\n"
 	    "  -N, --no-stdin    give CMD an empty stdin (as ssh -n)\n"
 	    "  -t, --tty         run CMD on a terminal (for vi, top, shells)\n"
+	    "  -w, --nodes LIST  run CMD on each node of LIST at once: names,\n"
+	    "                    commas and ranges (n[01-16],10.0.0.[1-4]:5640);\n"
+	    "                    each line labelled NODE: (stdin is not read)\n"
+	    "  -b, --gather      with -w: each output once, for the nodes that\n"
+	    "                    printed the same (as clush -b)\n"
+	    "  -f, --fanout N    with -w: at most N nodes at a time (default 64)\n"
 	    "  -h, --help        this help\n"
-	    "Exit status: CMD's; 128+N if it died of signal N; 255 if unum "
-	    "failed.\n");
+		    "Exit status: CMD's; 128+N if it died of signal N; 255 if unum "
+	    "failed; with -w the highest of the nodes'.\n");
 }
 
 struct p9_tls_ctx *
@@ -830,19 +837,44 @@ unum_run(int argc, char **argv)
 	    {"node", required_argument, NULL, 'n'},
 	    {"no-stdin", no_argument, NULL, 'N'},
 	    {"tty", no_argument, NULL, 't'},
+	    {"nodes", required_argument, NULL, 'w'},
+	    {"gather", no_argument, NULL, 'b'},
+	    {"fanout", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	static struct run r;
 	struct p9_client_opts o;
 	sigset_t set;
-	int ch, nostdin = 0, rc;
+	int ch, nostdin = 0, rc, gather = 0, width = 64;
+	const char *list = NULL;
 
 	memset(&r, 0, sizeof r);
 	r.status = -1;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+n:Nth", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+n:Nthw:bf:", lopts, NULL)) !=
+	       -1) {
 		switch (ch) {
+		case 'w':
+			list = optarg;
+			break;
+		case 'b':
+			gather = 1;
+			break;
+		case 'f': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (end == optarg || *end || v < 1 || v > 4096) {
+				fprintf(stderr,
+				    "unum: -f wants a number from 1 to 4096, "
+				    "not '%s'\n",
+				    optarg);
+				return 255;
+			}
+			width = (int)v;
+			break;
+		}
 		case 'n':
 			r.addr = optarg;
 			break;
@@ -862,6 +894,17 @@ unum_run(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		usage(stderr);
+		return 255;
+	}
+	if (list && (r.addr || r.tty)) {
+		fprintf(stderr, "unum: -w runs on its list of nodes: not with "
+		                "-n or -t\n");
+		return 255;
+	}
+	if (list)
+		return unum_fanout(list, gather, width, argv + optind);
+	if (gather) {
+		fprintf(stderr, "unum: -b gathers the output of -w\n");
 		return 255;
 	}
 	r.cmd = argv[optind];

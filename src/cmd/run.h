@@ -14,6 +14,16 @@
 
 /* Runs argv (argv[0] is "run") and returns or exits with the status. */
 int unum_run(int argc, char **argv);
+/* "unum run -w LIST": cmd on every node of the list (fanout.c), at most
+ * width at once; lines labelled with the node, or with gather (-b) each
+ * node's output once per group of nodes that printed the same.  Returns
+ * the highest exit status. */
+int unum_fanout(const char *list, int gather, int width, char **cmd);
+/* Expands "a,n[01-16],b[1,3-5]" into *nodes (n of them, to free).  -1
+ * with one line in err. */
+int unum_nodelist(
+    const char *spec, char ***nodes, size_t *n, char *err, size_t cap);
+
 /* "unum ps" and "unum kill" (ps.c). */
 int unum_ps(int argc, char **argv);
 int unum_kill(int argc, char **argv);

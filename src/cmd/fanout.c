@@ -1,0 +1,398 @@
+/*
+ * fanout.c - "unum run -w LIST": one command on many nodes at once, as pdsh
+ * and clush do.  Each node's run is an "unum run -N -n NODE" of its own (so
+ * every node gets exactly what a single run gives: relayed output, signals,
+ * its exit status), at most `width` at a time.  Their lines come out
+ * labelled with the node as they arrive, or, with -b, gathered per node
+ * and printed once per group of nodes whose output is the same.  The exit
+ * status is the highest of the runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+#include "run.h"
+
+#define MAX_NODES 65536
+#define MAX_OUT (16u << 20) /* gathered per node, then cut */
+
+struct out {
+	int fd;        /* -1 at its end */
+	char *buf;     /* a partial line, or all of it when gathering */
+	size_t len, cap;
+};
+
+struct job {
+	const char *node;
+	pid_t pid;      /* 0: not started or reaped */
+	int status;     /* exit status as a shell reports it */
+	int done;
+	struct out o[2]; /* stdout, stderr */
+};
+
+/* ---- node lists: "a,b[1-3],c[01-02,7]" ---- */
+
+static int
+add_node(char ***v, size_t *n, const char *s, size_t len)
+{
+	char **nv;
+
+	if (*n >= MAX_NODES)
+		return -1;
+	if (!(nv = realloc(*v, (*n + 1) * sizeof *nv)) ||
+	    !(nv[*n] = strndup(s, len)))
+		abort();
+	*v = nv;
+	(*n)++;
+	return 0;
+}
+
+/* Expands one item (at most one bracket group, as pdsh's "n[01-16]"). */
+static int
+expand(char ***v, size_t *n, const char *item, char *err, size_t cap)
+{
+	const char *lb = strchr(item, '['), *rb;
+	char *list, *save = NULL, *r;
+
+	if (!lb)
+		return add_node(v, n, item, strlen(item));
+	if (!(rb = strchr(lb, ']')) || strchr(rb + 1, '[') || rb == lb + 1) {
+		snprintf(err, cap, "bad node range in '%s'", item);
+		return -1;
+	}
+	list = strndup(lb + 1, (size_t)(rb - lb - 1));
+	for (r = strtok_r(list, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
+		char *dash = strchr(r, '-'), *end;
+		unsigned long lo, hi, k;
+		int width = (int)(dash ? (size_t)(dash - r) : strlen(r));
+
+		lo = strtoul(r, &end, 10);
+		if (end == r || (dash ? end != dash : *end)) {
+			snprintf(err, cap, "bad node range '%s' in '%s'", r, item);
+			free(list);
+			return -1;
+		}
+		hi = lo;
+		if (dash) {
+			hi = strtoul(dash + 1, &end, 10);
+			if (end == dash + 1 || *end || hi < lo || hi - lo >= MAX_NODES) {
+				snprintf(err, cap, "bad node range '%s' in '%s'", r,
+				    item);
+				free(list);
+				return -1;
+			}
+		}
+		for (k = lo; k <= hi; k++) {
+			char name[512];
+			int len = snprintf(name, sizeof name, "%.*s%0*lu%s",
+			    (int)(lb - item), item, width, k, rb + 1);
+
+			if (len < 0 || (size_t)len >= sizeof name ||
+			    add_node(v, n, name, (size_t)len) < 0) {
+				snprintf(err, cap, "too many nodes in '%s'", item);
+				free(list);
+				return -1;
+			}
+		}
+	}
+	free(list);
+	return 0;
+}
+
+int
+unum_nodelist(const char *spec, char ***nodes, size_t *n, char *err, size_t cap)
+{
+	char *s = strdup(spec), *save = NULL, *item, *p;
+	int depth = 0;
+
+	*nodes = NULL;
+	*n = 0;
+	if (!s)
+		abort();
+	/* commas inside brackets belong to the range: mark the others */
+	for (p = s; *p; p++) {
+		if (*p == '[')
+			depth++;
+		else if (*p == ']')
+			depth--;
+		else if (*p == ',' && depth == 0)
+			*p = '\n';
+	}
+	for (item = strtok_r(s, "\n", &save); item;
+	     item = strtok_r(NULL, "\n", &save))
+		if (*item && expand(nodes, n, item, err, cap) < 0) {
+			free(s);
+			return -1;
+		}
+	free(s);
+	if (*n == 0) {
+		snprintf(err, cap, "no nodes in '%s'", spec);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- running ---- */
+
+static void
+out_put(struct out *o, const char *p, size_t k)
+{
+	if (o->len + k + 1 > o->cap) {
+		size_t c = o->cap ? o->cap : 4096;
+
+		while (c < o->len + k + 1)
+			c *= 2;
+		if (!(o->buf = realloc(o->buf, c)))
+			abort();
+		o->cap = c;
+	}
+	memcpy(o->buf + o->len, p, k);
+	o->len += k;
+}
+
+/* Prints the whole lines gathered so far ("NODE: line"); at the end also
+ * what is left without a newline. */
+static void
+out_lines(struct job *j, int which, int end)
+{
+	struct out *o = &j->o[which];
+	FILE *f = which ? stderr : stdout;
+	size_t start = 0, i;
+
+	for (i = 0; i < o->len; i++)
+		if (o->buf[i] == '\n') {
+			fprintf(f, "%s: %.*s\n", j->node, (int)(i - start),
+			    o->buf + start);
+			start = i + 1;
+		}
+	if (end && start < o->len) {
+		fprintf(f, "%s: %.*s\n", j->node, (int)(o->len - start),
+		    o->buf + start);
+		start = o->len;
+	}
+	memmove(o->buf, o->buf + start, o->len - start);
+	o->len -= start;
+	fflush(f);
+}
+
+static int
+job_start(struct job *j, char **cmd, char *self)
+{
+	int p[2][2], i, n = 0;
+	char **argv;
+	pid_t pid;
+
+	while (cmd[n])
+		n++;
+	if (!(argv = calloc((size_t)n + 8, sizeof *argv)))
+		abort();
+	argv[0] = "unum";
+	argv[1] = "run";
+	argv[2] = "-N";
+	argv[3] = "-n";
+	argv[4] = (char *)j->node;
+	argv[5] = "--";
+	memcpy(argv + 6, cmd, (size_t)n * sizeof *argv);
+	if (pipe2(p[0], O_CLOEXEC) < 0 || pipe2(p[1], O_CLOEXEC) < 0) {
+		free(argv);
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		free(argv);
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(p[0][1], 1);
+		dup2(p[1][1], 2);
+		execv(self, argv);
+		_exit(255);
+	}
+	free(argv);
+	j->pid = pid;
+	for (i = 0; i < 2; i++) {
+		close(p[i][1]);
+		j->o[i].fd = p[i][0];
+	}
+	return 0;
+}
+
+static void
+print_groups(struct job *jobs, size_t n)
+{
+	size_t i, k;
+	int *shown = calloc(n, sizeof *shown);
+
+	if (!shown)
+		abort();
+	for (i = 0; i < n; i++) {
+		if (shown[i])
+			continue;
+		printf("---------------\n%s", jobs[i].node);
+		for (k = i + 1; k < n; k++)
+			if (!shown[k] && jobs[k].o[0].len == jobs[i].o[0].len &&
+			    !memcmp(jobs[k].o[0].buf, jobs[i].o[0].buf,
+			        jobs[i].o[0].len)) {
+				shown[k] = 1;
+				printf(",%s", jobs[k].node);
+			}
+		printf("\n---------------\n");
+		fwrite(jobs[i].o[0].buf, 1, jobs[i].o[0].len, stdout);
+		if (jobs[i].o[0].len && jobs[i].o[0].buf[jobs[i].o[0].len - 1] != '\n')
+			putchar('\n');
+	}
+	fflush(stdout);
+	free(shown);
+}
+
+int
+unum_fanout(const char *spec, int gather, int width, char **cmd)
+{
+	char err[512], self[4096], **nodes;
+	size_t n, i, started = 0, finished = 0;
+	struct job *jobs;
+	struct pollfd *pf;
+	size_t *pj;
+	int *pw, status = 0, sfd, progress = gather && isatty(2);
+	sigset_t set;
+	ssize_t k;
+
+	if (unum_nodelist(spec, &nodes, &n, err, sizeof err) < 0) {
+		fprintf(stderr, "unum: %s\n", err);
+		return 255;
+	}
+	if ((k = readlink("/proc/self/exe", self, sizeof self - 1)) < 0) {
+		fprintf(stderr, "unum: cannot find myself: %s\n", strerror(errno));
+		return 255;
+	}
+	self[k] = '\0';
+	jobs = calloc(n, sizeof *jobs);
+	pf = calloc(2 * n + 1, sizeof *pf);
+	pj = calloc(2 * n + 1, sizeof *pj);
+	pw = calloc(2 * n + 1, sizeof *pw);
+	if (!jobs || !pf || !pj || !pw)
+		abort();
+	for (i = 0; i < n; i++) {
+		jobs[i].node = nodes[i];
+		jobs[i].o[0].fd = jobs[i].o[1].fd = -1;
+	}
+	/* signals go on to every run, which sends them to its node */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		fprintf(stderr, "unum: cannot take signals: %s\n", strerror(errno));
+		return 255;
+	}
+	while (finished < n) {
+		size_t np = 0;
+
+		while (started < n && started - finished < (size_t)width) {
+			if (job_start(&jobs[started], cmd, self) < 0) {
+				fprintf(stderr, "unum: %s: cannot start: %s\n",
+				    jobs[started].node, strerror(errno));
+				jobs[started].status = 255;
+				jobs[started].done = 1;
+				finished++;
+			}
+			started++;
+		}
+		pf[np] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		pj[np++] = n;
+		for (i = 0; i < started; i++) {
+			int w;
+
+			for (w = 0; w < 2; w++)
+				if (jobs[i].o[w].fd >= 0) {
+					pf[np] = (struct pollfd){
+					    .fd = jobs[i].o[w].fd, .events = POLLIN};
+					pj[np] = i;
+					pw[np++] = w;
+				}
+		}
+		if (poll(pf, (nfds_t)np, -1) < 0 && errno != EINTR)
+			break;
+		for (i = 1; i < np; i++) {
+			struct job *j = &jobs[pj[i]];
+			struct out *o = &j->o[pw[i]];
+			char buf[65536];
+
+			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			k = read(o->fd, buf, sizeof buf);
+			if (k > 0) {
+				if (!gather || pw[i] == 1 || o->len < MAX_OUT)
+					out_put(o, buf, (size_t)k);
+				if (!gather || pw[i] == 1)
+					out_lines(j, pw[i], 0);
+				continue;
+			}
+			close(o->fd);
+			o->fd = -1;
+			if (!gather || pw[i] == 1)
+				out_lines(j, pw[i], 1);
+		}
+		if (pf[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+				if (si.ssi_signo != SIGCHLD)
+					for (i = 0; i < started; i++)
+						if (jobs[i].pid > 0 && !jobs[i].done)
+							kill(jobs[i].pid, (int)si.ssi_signo);
+		}
+		/* reap the runs whose outputs have ended */
+		for (i = 0; i < started; i++) {
+			struct job *j = &jobs[i];
+			int st;
+
+			if (j->done || j->pid <= 0 || j->o[0].fd >= 0 ||
+			    j->o[1].fd >= 0)
+				continue;
+			if (waitpid(j->pid, &st, 0) < 0)
+				st = 255 << 8;
+			j->status = WIFEXITED(st) ? WEXITSTATUS(st)
+			                          : 128 + WTERMSIG(st);
+			j->done = 1;
+			finished++;
+			if (progress && n > 1) {
+				fprintf(stderr, "\runum: %zu/%zu nodes done", finished,
+				    n);
+				if (finished == n)
+					fputc('\n', stderr);
+			}
+		}
+	}
+	if (gather)
+		print_groups(jobs, n);
+	for (i = 0; i < n; i++) {
+		if (jobs[i].status > status)
+			status = jobs[i].status;
+		free(jobs[i].o[0].buf);
+		free(jobs[i].o[1].buf);
+		free(nodes[i]);
+	}
+	free(nodes);
+	free(jobs);
+	free(pf);
+	free(pj);
+	free(pw);
+	close(sfd);
+	return status;
+}
