@@ -465,12 +465,28 @@ quote(char *out, size_t cap, const char *w)
 	out[n < cap ? n : cap - 1] = '\0';
 }
 
+/* The command: while it runs, the name of what the process is now (after
+ * an exec, as ps shows it); before and after, argv[0]. */
 static void
 status_line(const struct slot *s, char *out, size_t cap)
 {
-	char cmd[256] = "";
+	char cmd[256] = "", comm[64] = "", path[64];
+	int fd;
+	ssize_t n = 0;
 
-	if (s->c.argv && s->c.argv[0])
+	if (s->state == S_RUNNING && s->pid > 0) {
+		snprintf(path, sizeof path, "/proc/%d/comm", (int)s->pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			n = read(fd, comm, sizeof comm - 1);
+			close(fd);
+		}
+		if (n > 0 && comm[n - 1] == '\n')
+			n--;
+		comm[n > 0 ? n : 0] = '\0';
+	}
+	if (*comm)
+		quote(cmd, sizeof cmd, comm);
+	else if (s->c.argv && s->c.argv[0])
 		quote(cmd, sizeof cmd, s->c.argv[0]);
 	else
 		snprintf(cmd, sizeof cmd, "-");

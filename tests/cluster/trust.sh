@@ -194,7 +194,7 @@ same "$(stat -c %u "/proc/$rp" 2>&1)" "0" "it runs as root"
 ra "$UNUM" ps -n "$B" --json >"$tmp/ps" 2>&1
 rid=$(idof "$rp" <"$tmp/ps")
 if [ -n "$rid" ] && tr '}' '\n' <"$tmp/ps" | grep "\"id\":$rid," |
-	grep -q '"state":"running".*"node":"b","command":"sh"'; then
+	grep -q '"state":"running".*"node":"b","command":"sleep"'; then
 	ok "root's ps through the relay shows it running on b (id $rid)"
 else
 	notok "root's ps through the relay shows it running on b"
