@@ -1244,7 +1244,9 @@ conn_input(struct p9_conn *c)
 			if (avail < P9_HDRSZ)
 				break;
 			tag = (uint16_t)(p[5] | p[6] << 8);
-			p9_log(LOG_INFO, "%s: message of %zu bytes > msize %u",
+			/* the client hears why; the log only with -v, or a
+			 * client could fill it one message at a time */
+			p9_log(LOG_DEBUG, "%s: message of %zu bytes > msize %u",
 			    c->st->peer.addr, size, c->msize);
 			send_error(
 			    c, tag, EMSGSIZE, "message larger than msize");
