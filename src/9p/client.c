@@ -497,9 +497,6 @@ on_read(struct p9_stream *s, size_t n)
 
 	c->rend += n;
 	c->depth++;
-	/* what the callbacks send in answer goes out together */
-	if (s->ops->cork)
-		s->ops->cork(s, 1);
 	while (c->state != DEAD) {
 		avail = c->rend - c->rstart;
 		if (avail < 4)
@@ -524,8 +521,6 @@ on_read(struct p9_stream *s, size_t n)
 	}
 	if (c->rstart == c->rend)
 		c->rstart = c->rend = 0;
-	if (s->ops->cork)
-		s->ops->cork(s, 0);
 	c->depth--;
 	maybe_free(c);
 }

@@ -1202,12 +1202,7 @@ on_read(struct p9_stream *s, size_t n)
 
 	c->ilen += n;
 	c->active = uv_now(c->srv->loop);
-	/* the replies to a batch of requests go out together */
-	if (s->ops->cork)
-		s->ops->cork(s, 1);
 	conn_input(c);
-	if (s->ops->cork)
-		s->ops->cork(s, 0);
 }
 
 static void

@@ -587,12 +587,10 @@ struct p9_stream;
 
 struct p9_stream_ops {
 	/* Queues len bytes of buf, which the stream then owns (free()d once
-	 * written or on close).  Returns 0 or -errno (buf freed anyway). */
+	 * written or on close).  Returns 0 or -errno (buf freed anyway).
+	 * What one turn of the loop writes goes out together, in one system
+	 * call, before the loop waits again. */
 	int (*write)(struct p9_stream *s, uint8_t *buf, size_t len);
-	/* Optional.  While on, writes are held back; turning it off sends
-	 * them in one go (one system call for a batch of replies or
-	 * requests).  A failure then ends the stream (on_end). */
-	void (*cork)(struct p9_stream *s, int on);
 	/* Turns reading on or off (backpressure). */
 	void (*set_reading)(struct p9_stream *s, int on);
 	/* Closes; calls s->on_close once it is gone, then s is freed.  No
@@ -958,7 +956,6 @@ struct p9_relay *p9_relay_new(uv_loop_t *loop, const struct p9_relay_opts *o);
 /* The tree's handlers; its aux is the relay, its aname "!" (srv.c gives it
  * every attach name with a '!'). */
 const struct p9_ops *p9_relay_ops(void);
-unsigned p9_relay_nlinks(struct p9_relay *rl);
 /* Closes every link and frees rl (a link still connecting goes when its
  * connect ends); after the server using it is closed. */
 void p9_relay_close(struct p9_relay *rl);

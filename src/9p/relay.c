@@ -439,9 +439,18 @@ fwd_send(struct fwd *f)
 		l->qtail = &f->next;
 		return;
 	}
-	if (!l->dead && l->c &&
-	    (f->call = p9_client_call(l->c, &f->t, forwarded, f)))
-		return;
+	if (!l->dead && l->c) {
+		/* counts fit the link's msize, known now (a write: short) */
+		uint32_t max = p9_client_msize(l->c) - P9_IOHDRSZ;
+
+		if ((f->t.type == P9_TREAD || f->t.type == P9_TREADDIR) &&
+		    f->t.u.read.count > max)
+			f->t.u.read.count = max;
+		if (f->t.type == P9_TWRITE && f->t.u.write.count > max)
+			f->t.u.write.count = max;
+		if ((f->call = p9_client_call(l->c, &f->t, forwarded, f)))
+			return;
+	}
 	if (l->dead || !l->c || errno == ENOTCONN) {
 		link_dead(l);
 		fwd_fail(f, ECONNRESET, "lost the link");
@@ -539,7 +548,6 @@ forward(struct p9_req *r)
 	struct rfid *rf = r->fid->aux;
 	struct rfid *rf2 = r->fid2 ? r->fid2->aux : NULL;
 	struct link *l = rf->l;
-	uint32_t max;
 	struct fwd *f;
 
 	if (r->fid2 && (r->fid2->tree != r->fid->tree || !rf2 || rf2->l != l)) {
@@ -548,7 +556,6 @@ forward(struct p9_req *r)
 	}
 	f = fwd_new(r, l);
 	f->t.u.fid.fid = rf->num; /* every type's first fid is here */
-	max = l->c ? p9_client_msize(l->c) - P9_IOHDRSZ : 4096;
 	switch (r->type) {
 	case P9_TWALK:
 	case P9_TXATTRWALK:
@@ -562,9 +569,6 @@ forward(struct p9_req *r)
 			    ((struct rfid *)r->newfid->aux)->num;
 		break;
 	case P9_TREAD:
-	case P9_TREADDIR:
-		if (f->t.u.read.count > max)
-			f->t.u.read.count = max;
 		if (repacked(r, l)) {
 			if (r->in.u.read.offset == 0)
 				rf->dirhere = rf->dirthere = 0;
@@ -574,10 +578,6 @@ forward(struct p9_req *r)
 			}
 			f->t.u.read.offset = rf->dirthere;
 		}
-		break;
-	case P9_TWRITE:
-		if (f->t.u.write.count > max)
-			f->t.u.write.count = max; /* a short write */
 		break;
 	case P9_TRENAME:
 		f->t.u.rename.dfid = rf2->num;
@@ -681,19 +681,13 @@ p9_relay_new(uv_loop_t *loop, const struct p9_relay_opts *o)
 	return rl;
 }
 
-unsigned
-p9_relay_nlinks(struct p9_relay *rl)
-{
-	return rl->nlinks;
-}
-
 void
 p9_relay_close(struct p9_relay *rl)
 {
-	if (!rl)
-		return;
 	struct link *l, *next;
 
+	if (!rl)
+		return;
 	rl->closing = 1;
 	for (l = rl->links; l; l = next) {
 		next = l->next;

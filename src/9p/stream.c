@@ -22,17 +22,14 @@ struct uvstream {
 	uv_stream_t *h;
 	int reading;
 	int closing;
-	int corked;
-	uv_buf_t *held; /* writes held back while corked, or until the loop
-	                   is about to wait */
+	uv_buf_t *held; /* writes held back until the loop is about to wait */
 	unsigned nheld, capheld;
 	/* Writes made while the loop runs callbacks go out together just
 	 * before it waits again (the prepare phase comes before every poll,
 	 * whatever phase they were made in): what a batch of requests
 	 * answers, or a relay forwards, is one system call, not one each. */
-	uv_prepare_t flush;
-	int flushing;
-	int handles; /* open libuv handles: freed at 0 */
+	uv_prepare_t flush; /* active while writes are held */
+	int handles;        /* open libuv handles: freed at 0 */
 };
 
 /* One write of n buffers, which it owns. */
@@ -149,18 +146,8 @@ flush_cb(uv_prepare_t *p)
 	struct uvstream *us = p->data;
 
 	uv_prepare_stop(p);
-	us->flushing = 0;
-	if (!us->corked && !us->closing && send_held(us) < 0 && us->s.on_end)
+	if (!us->closing && send_held(us) < 0 && us->s.on_end)
 		us->s.on_end(&us->s, -EPIPE);
-}
-
-static void
-flush_soon(struct uvstream *us)
-{
-	if (!us->flushing && !us->closing) {
-		uv_prepare_start(&us->flush, flush_cb);
-		us->flushing = 1;
-	}
 }
 
 static int
@@ -173,8 +160,7 @@ uv_write_buf(struct p9_stream *s, uint8_t *buf, size_t len)
 		free(buf);
 		return -EPIPE;
 	}
-	if (!us->corked)
-		flush_soon(us);
+	uv_prepare_start(&us->flush, flush_cb); /* no-op if it is on */
 	if (us->nheld == us->capheld) {
 		unsigned ncap = us->capheld ? 2 * us->capheld : 16;
 		uv_buf_t *nb = realloc(us->held, ncap * sizeof *nb);
@@ -189,15 +175,6 @@ uv_write_buf(struct p9_stream *s, uint8_t *buf, size_t len)
 	return 0;
 }
 
-static void
-uv_cork(struct p9_stream *s, int on)
-{
-	struct uvstream *us = (struct uvstream *)s;
-
-	us->corked = on;
-	if (!on && us->nheld)
-		flush_soon(us); /* with whatever else comes this turn */
-}
 
 static void
 uv_set_reading(struct p9_stream *s, int on)
@@ -238,15 +215,13 @@ uv_close_stream(struct p9_stream *s)
 	us->closing = 1;
 	/* what was written goes before the close (libuv writes what it can
 	 * at once; uv_close cancels the rest) */
-	if (!us->corked)
-		send_held(us);
+	send_held(us);
 	uv_close((uv_handle_t *)&us->flush, close_cb);
 	uv_close((uv_handle_t *)us->h, close_cb);
 }
 
 static const struct p9_stream_ops uv_ops = {
     .write = uv_write_buf,
-    .cork = uv_cork,
     .set_reading = uv_set_reading,
     .close = uv_close_stream,
 };

@@ -49,7 +49,6 @@ struct p9_tls_ctx {
 	SSL_CTX *ctx;
 	int server;
 	struct psk cur, prev; /* cur.set: the cluster key */
-	int certs;            /* node certificates (p9_tls_ctx_certs) */
 };
 
 struct tls {
@@ -61,7 +60,6 @@ struct tls {
 	uv_timer_t timer; /* the handshake's deadline */
 	int ready;        /* handshake done */
 	int reading;      /* the user wants input */
-	int corked;
 	int closing, ended;
 	int open_handles; /* inner stream and timer: freed when both gone */
 	uint8_t **held;   /* plaintext written before the handshake ended */
@@ -137,6 +135,18 @@ hexval(char c)
 	                              : -1;
 }
 
+/* A secret that group or others may read: 1, with one line in err. */
+static int
+open_to_others(
+    const char *what, const char *path, mode_t mode, char *err, size_t cap)
+{
+	if (!(mode & 077))
+		return 0;
+	snprintf(err, cap, "%s %s is readable by others (mode %04o): chmod 600 %s",
+	    what, path, (unsigned)(mode & 07777), path);
+	return 1;
+}
+
 int
 p9_key_read(const char *path, uint8_t key[P9_KEY_LEN], char *err, size_t cap)
 {
@@ -154,10 +164,7 @@ p9_key_read(const char *path, uint8_t key[P9_KEY_LEN], char *err, size_t cap)
 		close(fd);
 		return -1;
 	}
-	if (st.st_mode & 077) {
-		snprintf(err, cap,
-		    "key %s is readable by others (mode %04o): chmod 600 %s",
-		    path, (unsigned)(st.st_mode & 07777), path);
+	if (open_to_others("key", path, st.st_mode, err, cap)) {
 		close(fd);
 		return -1;
 	}
@@ -377,12 +384,9 @@ p9_tls_ctx_certs(struct p9_tls_ctx *t, const struct p9_tls_certs *c,
 		    "node certificates need cert, cert-key and ca together");
 		return -1;
 	}
-	if (stat(c->key, &st) == 0 && (st.st_mode & 077)) {
-		snprintf(err, cap,
-		    "cert-key %s is readable by others (mode %04o): chmod 600 %s",
-		    c->key, (unsigned)(st.st_mode & 07777), c->key);
+	if (stat(c->key, &st) == 0 &&
+	    open_to_others("cert-key", c->key, st.st_mode, err, cap))
 		return -1;
-	}
 	if (SSL_CTX_use_certificate_chain_file(t->ctx, c->cert) != 1) {
 		ssl_err(err, cap, "cert", c->cert);
 		return -1;
@@ -411,16 +415,15 @@ p9_tls_ctx_certs(struct p9_tls_ctx *t, const struct p9_tls_certs *c,
 		X509_STORE_set_flags(
 		    store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	}
-	/* every peer shows a certificate the CA signed (unless the key's
-	 * PSK made the handshake): nodes, both ways; any node will do, so
-	 * no host name is checked */
 	/* a server that verifies peers wants its sessions named, even the
 	 * PSK's, which are never stored */
 	SSL_CTX_set_session_id_context(t->ctx, (const unsigned char *)"unum", 4);
+	/* every peer shows a certificate the CA signed (unless the key's
+	 * PSK made the handshake): nodes, both ways; any node will do, so
+	 * no host name is checked */
 	SSL_CTX_set_verify(t->ctx,
 	    SSL_VERIFY_PEER | (t->server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
 	    NULL);
-	t->certs = 1;
 	return 0;
 }
 
@@ -464,7 +467,7 @@ drain(struct tls *x)
 	return 0;
 }
 
-/* Sends what OpenSSL wrote (unless corked): one write below. */
+/* Sends what OpenSSL wrote: one write below. */
 static void
 flush_out(struct tls *x)
 {
@@ -476,7 +479,7 @@ flush_out(struct tls *x)
 		tls_fail(x, -ENOMEM);
 		return;
 	}
-	if (x->corked || x->outlen == 0)
+	if (x->outlen == 0)
 		return;
 	buf = x->out; /* the stream below owns it now */
 	x->out = NULL;
@@ -721,16 +724,6 @@ tls_write(struct p9_stream *s, uint8_t *buf, size_t len)
 }
 
 static void
-tls_cork(struct p9_stream *s, int on)
-{
-	struct tls *x = (struct tls *)s;
-
-	x->corked = on;
-	if (!on)
-		flush_out(x);
-}
-
-static void
 tls_set_reading(struct p9_stream *s, int on)
 {
 	struct tls *x = (struct tls *)s;
@@ -756,7 +749,6 @@ tls_close(struct p9_stream *s)
 
 static const struct p9_stream_ops tls_ops = {
     .write = tls_write,
-    .cork = tls_cork,
     .set_reading = tls_set_reading,
     .close = tls_close,
 };
