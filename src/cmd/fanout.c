@@ -106,8 +106,10 @@ expand(char ***v, size_t *n, const char *item, char *err, size_t cap)
 	return 0;
 }
 
-int
-unum_nodelist(const char *spec, char ***nodes, size_t *n, char *err, size_t cap)
+/* Expands "a,n[01-16],b[1,3-5]" into *nodes (n of them, to free).  -1
+ * with one line in err. */
+static int
+nodelist(const char *spec, char ***nodes, size_t *n, char *err, size_t cap)
 {
 	char *s = strdup(spec), *save = NULL, *item, *p;
 	int depth = 0;
@@ -267,7 +269,7 @@ unum_fanout(const char *spec, int gather, int width, char **cmd)
 	sigset_t set;
 	ssize_t k;
 
-	if (unum_nodelist(spec, &nodes, &n, err, sizeof err) < 0) {
+	if (nodelist(spec, &nodes, &n, err, sizeof err) < 0) {
 		fprintf(stderr, "unum: %s\n", err);
 		return 255;
 	}

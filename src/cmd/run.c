@@ -88,7 +88,6 @@ struct run {
 	int use_stdin;
 	uint32_t root, ctl, wait;
 	uint32_t iosize;
-	char dir[16]; /* the slot: "last", the one this attach made */
 	struct out out, err;
 	struct in in;
 	int ended;  /* output streams at their end */
@@ -239,11 +238,14 @@ usage(FILE *f)
 	    "                    printed the same (as clush -b)\n"
 	    "  -f, --fanout N    with -w: at most N nodes at a time (default 64)\n"
 	    "  -h, --help        this help\n"
-		    "Exit status: CMD's; 128+N if it died of signal N; 255 if unum "
+	    "Exit status: CMD's; 128+N if it died of signal N; 255 if unum "
 	    "failed; with -w the highest of the nodes'.\n");
 }
 
-struct p9_tls_ctx *
+/* TLS for a connection to a: a client context with the cluster key
+ * ($UNUM_KEY, else /etc/unum/cluster.key), or NULL for a Unix socket, a
+ * plain: address, or no key here.  An unreadable key: one line, exit 255. */
+static struct p9_tls_ctx *
 unum_tls(const struct p9_addr *a)
 {
 	static struct p9_tls_ctx *ctx;
@@ -275,7 +277,9 @@ unum_tls(const struct p9_addr *a)
 	return ctx;
 }
 
-const char *
+/* The node's address: given (NULL: $UNUM_ADDR, else the local socket),
+ * parsed into *a.  Returns the address as given, or NULL if it is bad. */
+static const char *
 unum_node_addr(const char *given, struct p9_addr *a)
 {
 	if (!given)
@@ -349,10 +353,11 @@ unum_proc_connect(const char *addr, uint32_t *root, const char **shown)
 
 /* ---- the run, on one loop ----
  *
- * Two steps, the requests of each sent at once:
+ * Two steps, the requests of each sent at once (one write, when the
+ * client is eager: the second step does not wait for the first's answer):
  *   version;
- *   attach, walk to clone, open it, read the slot's id, write the spawn
- *     (the slot keeps what the program writes until it is read), walk to
+ *   attach, walk to clone, open it, write the spawn (the slot keeps
+ *     what the program writes until it is read), walk to
  *     and open last/stdout, last/stderr, last/wait (and last/stdin), and
  *     read them: stdout and stderr until their end, wait for the status.
  *     "last" is the slot this attach's clone made.
@@ -721,17 +726,8 @@ static void
 stream_open(struct run *r, uint32_t fid, const char *name, uint8_t mode,
     struct step *st)
 {
-	walk(r, r->root, fid, r->dir, name, step_done, st);
+	walk(r, r->root, fid, "last", name, step_done, st);
 	open_fid(r, fid, mode, step_done, st);
-}
-
-static void
-got_id(void *arg, int err, struct p9_fcall *rep)
-{
-	struct run *r = arg;
-
-	if (err)
-		die("new process on %s: %s", r->addr, why(err, rep));
 }
 
 /* Right behind the spawn, in the same batch: open the new slot's files
@@ -741,7 +737,6 @@ streams_open(struct run *r)
 {
 	static struct step s_out, s_err, s_wait, s_in;
 
-	snprintf(r->dir, sizeof r->dir, "last");
 	s_out = (struct step){r, "stdout"};
 	s_err = (struct step){r, "stderr"};
 	s_wait = (struct step){r, "wait"};
@@ -821,7 +816,6 @@ connected(void *arg, struct p9_client *c, int err)
 	call(r, &t, attached, r);
 	walk(r, r->root, r->ctl, "clone", NULL, cloned, r);
 	open_fid(r, r->ctl, P9_ORDWR, cloned, r);
-	read_fid(r, r->ctl, 15, got_id, r);
 	write_fid(r, r->ctl, r->text, strlen(r->text), spawned, r);
 	streams_open(r);
 	r->spawned = 1;

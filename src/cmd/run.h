@@ -19,10 +19,6 @@ int unum_run(int argc, char **argv);
  * node's output once per group of nodes that printed the same.  Returns
  * the highest exit status. */
 int unum_fanout(const char *list, int gather, int width, char **cmd);
-/* Expands "a,n[01-16],b[1,3-5]" into *nodes (n of them, to free).  -1
- * with one line in err. */
-int unum_nodelist(
-    const char *spec, char ***nodes, size_t *n, char *err, size_t cap);
 
 /* "unum ps" and "unum kill" (ps.c). */
 int unum_ps(int argc, char **argv);
@@ -31,9 +27,6 @@ int unum_kill(int argc, char **argv);
 /* Prints s as a JSON string (unum.c), for --json output. */
 void unum_json_str(const char *s);
 
-/* The node's address: given (NULL: $UNUM_ADDR, else the local socket),
- * parsed into *a.  Returns the address as given, or NULL if it is bad. */
-const char *unum_node_addr(const char *given, struct p9_addr *a);
 
 /* How a client reaches tree TREE of the node given (NULL: $UNUM_ADDR,
  * else the local socket).  A Unix socket or plain: address, or any node
@@ -51,10 +44,6 @@ struct unum_route {
 };
 int unum_route(const char *given, const char *tree, struct unum_route *rt);
 
-/* TLS for a connection to a: a client context with the cluster key
- * ($UNUM_KEY, else /etc/unum/cluster.key), or NULL for a Unix socket, a
- * plain: address, or no key here.  An unreadable key: one line, exit 255. */
-struct p9_tls_ctx *unum_tls(const struct p9_addr *a);
 
 /* Connects to the process server at addr (NULL: $UNUM_ADDR, else the
  * local socket) over 9P2000.u and attaches "proc"; *root is the attached

@@ -113,12 +113,28 @@ add_listen(struct config *c, const char *addr, char *err, size_t cap)
 	return 0;
 }
 
+/* The file setting of that name, also an option of that long name: the
+ * key, the previous one, and the node certificate's files.  NULL if it is
+ * none of them.  Each holds a path of less than sizeof c->key. */
+static char *
+path_setting(struct config *c, const char *name)
+{
+	return !strcmp(name, "key")            ? c->key
+	       : !strcmp(name, "previous-key") ? c->prevkey
+	       : !strcmp(name, "cert")         ? c->cert
+	       : !strcmp(name, "cert-key")     ? c->certkey
+	       : !strcmp(name, "ca")           ? c->ca
+	       : !strcmp(name, "crl")          ? c->crl
+	                                       : NULL;
+}
+
 static int
 on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 {
 	struct config *c = arg;
 	const char *k = l->argv[0];
 	unsigned long long *num = NULL, lo = 1, hi = 1u << 20;
+	char *path;
 	int units = 0, i;
 
 	if (strcmp(k, "plain-listen") == 0) {
@@ -199,23 +215,14 @@ on_conf_line(void *arg, struct conf_line *l, char *err, size_t cap)
 			snprintf(dst, 64, "%s", l->argv[1]);
 		return 0;
 	}
-	if (strcmp(k, "key") == 0 || strcmp(k, "previous-key") == 0 ||
-	    strcmp(k, "cert") == 0 || strcmp(k, "cert-key") == 0 ||
-	    strcmp(k, "ca") == 0 || strcmp(k, "crl") == 0) {
-		char *dst = !strcmp(k, "key")        ? c->key
-		            : !strcmp(k, "cert")     ? c->cert
-		            : !strcmp(k, "cert-key") ? c->certkey
-		            : !strcmp(k, "ca")       ? c->ca
-		            : !strcmp(k, "crl")      ? c->crl
-		                                     : c->prevkey;
-
+	if ((path = path_setting(c, k))) {
 		if (strlen(l->argv[1]) >= sizeof c->key) {
 			snprintf(err, cap, "%s:%d: %s: path too long", l->file,
 			    l->lineno, k);
 			return -1;
 		}
-		if (!*dst) {
-			strcpy(dst, l->argv[1]);
+		if (!*path) {
+			strcpy(path, l->argv[1]);
 			if (!strcmp(k, "key"))
 				c->key_set = 1;
 		}
@@ -539,21 +546,21 @@ main(int argc, char **argv)
 		case 'C':
 		case 'Y':
 		case 'a':
-		case 'R':
+		case 'R': {
+			const struct option *lo = lopts;
+
+			while (lo->val != ch)
+				lo++;
 			if (strlen(optarg) >= sizeof c.key) {
-				fprintf(stderr, "unumd: path too long\n");
+				fprintf(stderr, "unumd: --%s: path too long\n",
+				    lo->name);
 				return 2;
 			}
-			strcpy(ch == 'k'   ? c.key
-			       : ch == 'K' ? c.prevkey
-			       : ch == 'C' ? c.cert
-			       : ch == 'Y' ? c.certkey
-			       : ch == 'a' ? c.ca
-			                   : c.crl,
-			    optarg);
+			strcpy(path_setting(&c, lo->name), optarg);
 			if (ch == 'k')
 				c.key_set = 1;
 			break;
+		}
 		case 'P':
 			if (c.nplain == MAX_LISTEN || !strchr(optarg, '=')) {
 				fprintf(stderr, "unumd: --plain wants "

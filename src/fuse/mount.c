@@ -96,10 +96,8 @@ struct fs {
 	int broken;
 	struct p9_cl **dead;
 	size_t ndead;
-	struct unum_route rt; /* how the server is reached */
-	struct p9_addr addr;
+	struct unum_route rt; /* how the server is reached, what attached */
 	struct p9_client_opts copts;
-	const char *aname;
 };
 
 static void readahead_once(void);
@@ -1629,7 +1627,7 @@ attach(struct fs *fs, const char *addr, uint32_t *root, struct p9_qid *q,
 	char uname[32];
 	int e = 0, rc;
 
-	if (!(cl = p9_cl_connect(&fs->addr, &fs->copts, &e))) {
+	if (!(cl = p9_cl_connect(&fs->rt.a, &fs->copts, &e))) {
 		snprintf(err, cap, "cannot reach %s: %s", fs->rt.where,
 		    strerror(-e));
 		return NULL;
@@ -1637,8 +1635,8 @@ attach(struct fs *fs, const char *addr, uint32_t *root, struct p9_qid *q,
 	*root = p9_cl_fid_new(cl);
 	snprintf(uname, sizeof uname, "%u", (unsigned)geteuid());
 	if ((rc = p9_cl_attach(cl, *root, uname, (uint32_t)geteuid(),
-	         fs->aname, q)) < 0) {
-		snprintf(err, cap, "attach '%s' on %s: %s", fs->aname, addr,
+	         fs->rt.aname, q)) < 0) {
+		snprintf(err, cap, "attach '%s' on %s: %s", fs->rt.aname, addr,
 		    p9_cl_strerror(rc));
 		p9_cl_close(cl);
 		return NULL;
@@ -1869,9 +1867,7 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 	fs->copts.msize = o->msize;
 	fs->copts.dialect = (enum p9_dialect)p9_dialect_parse(o->version);
 	fs->copts.trace = o->debug;
-	fs->addr = fs->rt.a;
 	fs->copts.tls = fs->rt.tls;
-	fs->aname = fs->rt.aname;
 	fs->reconnect = o->reconnect;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->walking, NULL);

@@ -1716,10 +1716,6 @@ ctl_text(const void *data, size_t count, char **text, char *err, size_t cap)
 	return 0;
 }
 
-/* Checks a whole ctl write (text, changed in place) for a slot in state
- * st, acting on nothing: c, a copy of the slot's config, gets what the
- * write sets and a what it asks done.  -errno with a message in err (c
- * then half changed: the caller frees it). */
 /* argv and env within what a program may be given: each string, and all
  * of them with their pointers (as execve counts).  -E2BIG with a message
  * in err. */
@@ -1754,6 +1750,10 @@ args_check(const struct config *c, size_t max, char *err, size_t cap)
 	return 0;
 }
 
+/* Checks a whole ctl write (text, changed in place) for a slot in state
+ * st, acting on nothing: c, a copy of the slot's config, gets what the
+ * write sets and a what it asks done.  -errno with a message in err (c
+ * then half changed: the caller frees it). */
 static int
 ctl_check(enum state st, char *text, struct config *c, struct actions *a,
     size_t maxargs, char *err, size_t cap)
