@@ -1,5 +1,5 @@
 # unum - many Linux machines, one system.
-#   make            build build/unumd, build/unum
+#   make            build build/unumd, build/unum-clusterd, build/unum
 #   make check      all tests (unit, unit under ASan+UBSan, interop, fuzz)
 #   make demo       a 3-node run on this machine
 #   make fuzz       each fuzz target for FUZZ_TIME seconds (default 300)
@@ -26,12 +26,12 @@ CFLAGS ?= -O2 -g
 UNUM_CFLAGS := -std=gnu17 -D_GNU_SOURCE $(WARN) -Isrc -pthread \
 	$(shell $(PKGCONFIG) --cflags libuv openssl 2>/dev/null)
 SSL_LIBS := $(shell $(PKGCONFIG) --libs openssl 2>/dev/null)
-LIBS := $(shell $(PKGCONFIG) --libs libuv 2>/dev/null) $(SSL_LIBS) -pthread
+LIBS := $(shell $(PKGCONFIG) --libs libuv 2>/dev/null) $(SSL_LIBS) -lm -pthread
 # the commands carry libuv inside: a process starts faster with one shared
 # object fewer to load and bind (unum run is started once per remote
 # program), and a node needs no libuv installed
 CMD_LIBS := $(shell $(PKGCONFIG) --libs --static libuv-static 2>/dev/null || \
-	$(PKGCONFIG) --libs libuv 2>/dev/null) $(SSL_LIBS) -pthread
+	$(PKGCONFIG) --libs libuv 2>/dev/null) $(SSL_LIBS) -lm -pthread
 # unum is started once per remote program: OpenSSL linked in saves loading
 # and binding two large shared objects (about half a millisecond a start)
 SSL_A := $(shell $(PKGCONFIG) --variable=libdir openssl 2>/dev/null)/libcrypto.a
@@ -42,8 +42,8 @@ TEST_LIBS := $(shell $(PKGCONFIG) --libs cmocka 2>/dev/null)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
-LIB_SRC := $(sort $(wildcard src/9p/*.c src/ramfs/*.c src/conf/*.c src/fsrv/*.c src/procsrv/*.c))
-CMDS := unumd unum
+LIB_SRC := $(sort $(wildcard src/9p/*.c src/ramfs/*.c src/conf/*.c src/fsrv/*.c src/procsrv/*.c src/cluster/*.c))
+CMDS := unumd unum unum-clusterd
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELP := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -93,6 +93,7 @@ $(O)/obj/src/fuse/%.o: src/fuse/%.c $(HDRS)
 UNUM_LDFLAGS ?= -static -Wl,--no-warnings
 $(O)/unum: $(O)/obj/src/cmd/unum.o $(O)/obj/src/cmd/run.o \
 		$(O)/obj/src/cmd/ps.o $(O)/obj/src/cmd/fanout.o \
+		$(O)/obj/src/cmd/nodes.o \
 		$(O)/obj/src/fuse/mount.o $(O)/libunum.a
 	$(CC) $(CFLAGS) $(UNUM_LDFLAGS) -o $@ $^ \
 		$(filter-out $(SSL_LIBS),$(CMD_LIBS)) $(UNUM_SSL_LIBS) \
@@ -132,6 +133,7 @@ install: all
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/unum \
 		$(DESTDIR)$(UNITDIR)
 	install -m 0755 $(O)/unumd $(DESTDIR)$(SBINDIR)/unumd
+	install -m 0755 $(O)/unum-clusterd $(DESTDIR)$(SBINDIR)/unum-clusterd
 	install -m 0755 $(O)/unum $(DESTDIR)$(BINDIR)/unum
 	install -m 0644 docs/man/unum.1 $(DESTDIR)$(MANDIR)/man1/unum.1
 	install -m 0644 docs/man/unumd.conf.5 $(DESTDIR)$(MANDIR)/man5/unumd.conf.5

@@ -420,3 +420,14 @@ p9_srv_close(struct p9_srv *srv, void (*done)(void *arg), void *arg)
 	p9_conn_free_all(srv);
 	maybe_done(srv);
 }
+
+void
+p9_malloc_for_messages(uint32_t msize)
+{
+	size_t m = msize ? msize : (1u << 20) + 24;
+
+	/* glibc maps anything over its threshold (128 KiB, raised only
+	 * after such a block is freed, and per process, not per arena) */
+	mallopt(M_MMAP_THRESHOLD, (int)(4 * m < (32u << 20) ? 4 * m : 32u << 20));
+	mallopt(M_TRIM_THRESHOLD, (int)(32 * m < (256u << 20) ? 32 * m : 256u << 20));
+}

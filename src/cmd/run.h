@@ -4,6 +4,7 @@
 #ifndef UNUM_CMD_RUN_H
 #define UNUM_CMD_RUN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "9p/p9.h"
@@ -23,6 +24,20 @@ int unum_fanout(const char *list, int gather, int width, char **cmd);
 /* "unum ps" and "unum kill" (ps.c). */
 int unum_ps(int argc, char **argv);
 int unum_kill(int argc, char **argv);
+
+/* "unum nodes", and "unum drain|undrain|join" (argv[0] names which)
+ * (nodes.c), through this node's unum-clusterd: $UNUM_CLUSTER, else
+ * UNUM_CLUSTER_SOCKET. */
+#define UNUM_CLUSTER_SOCKET "/run/unum/clusterd.sock"
+int unum_nodes(int argc, char **argv);
+int unum_cluster_ctl(int argc, char **argv);
+const char *unum_cluster_socket(void);
+/* Attaches tree of the cluster daemon; on failure one line and exit 255. */
+struct p9_cl *unum_cluster_connect(const char *tree, uint32_t *root);
+/* The whole of file path (from root) into *out (malloc'd, NUL-ended). 0
+ * or -errno. */
+int unum_read_text(
+    struct p9_cl *cl, uint32_t root, const char *path, char **out, size_t *len);
 
 /* Prints s as a JSON string (unum.c), for --json output. */
 void unum_json_str(const char *s);

@@ -51,6 +51,12 @@ usage(FILE *f)
 	    "  mount [-f] [-o OPTS] ADDR[:ANAME] DIR\n"
 	    "      a node's files (or processes: ANAME proc) on DIR (FUSE)\n"
 	    "  umount DIR                  undo a mount\n"
+	    "  nodes [--json]              the cluster's members and their "
+	    "state\n"
+	    "  drain NODE... / undrain NODE...\n"
+	    "      stop / restart placing new processes on NODE (root)\n"
+	    "  join HOST[:PORT]            this node joins the cluster of HOST "
+	    "(root)\n"
 	    "  keygen [-f] [FILE]          a new cluster key (default "
 	    "/etc/unum/cluster.key)\n"
 	    "  version                     print the version\n"
@@ -669,6 +675,11 @@ main(int argc, char **argv)
 		return unum_ps(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "kill"))
 		return unum_kill(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "nodes"))
+		return unum_nodes(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "drain") || !strcmp(argv[1], "undrain") ||
+	    !strcmp(argv[1], "join"))
+		return unum_cluster_ctl(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "keygen"))
 		return cmd_keygen(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "mount"))

@@ -647,6 +647,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	p9_log_init("unumd", c.verbose);
+	p9_malloc_for_messages(c.msize);
 
 	/* The file first; the command line wins. */
 	{

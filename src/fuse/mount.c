@@ -1878,6 +1878,7 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 		return NULL;
 	fs->dotl = p9_cl_dialect(fs->cl) == P9_2000L;
 	fs->iosize = p9_cl_msize(fs->cl) - P9_IOHDRSZ;
+	p9_malloc_for_messages(p9_cl_msize(fs->cl));
 	fs->attr_timeout = o->attr_timeout;
 	fs->entry_timeout = o->entry_timeout;
 	fs->root.cl = fs->cl;

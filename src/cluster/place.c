@@ -1,0 +1,275 @@
+/*
+ * place.c - where a new process goes: a policy (local, spread, roundrobin,
+ * a pinned node) and constraints (arch, labels, free memory), applied to
+ * this node's view of the members.  Nothing here asks anyone: a placement
+ * costs no round trip.
+ *
+ * spread scores each member by what a new process would find there:
+ * runnable threads per CPU, plus the placements this node sent there in
+ * the last few seconds (each counts as a runnable thread until the
+ * member's own load figure has had time to show it), plus a penalty when
+ * free memory is short.  The lowest score wins, ties to the one placed on
+ * least; so a burst of spawns is dealt out, not dropped on the one idle
+ * node.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "conf/conf.h"
+
+#define PLACED_HALFLIFE_MS 3000.0
+
+static int
+set_kind(struct clu_policy *p, const char *w)
+{
+	if (!strcmp(w, "local"))
+		p->kind = CLU_LOCAL;
+	else if (!strcmp(w, "spread"))
+		p->kind = CLU_SPREAD;
+	else if (!strcmp(w, "roundrobin"))
+		p->kind = CLU_ROUNDROBIN;
+	else
+		return -1;
+	return 0;
+}
+
+int
+clu_policy_parse(const char *s, struct clu_policy *p, char *err, size_t cap)
+{
+	char line[512], *w[CONF_MAXARGS];
+	struct clu_policy q;
+	int n, i;
+
+	memset(&q, 0, sizeof q);
+	q.kind = CLU_SPREAD;
+	if (strlen(s) >= sizeof line) {
+		snprintf(err, cap, "policy too long");
+		return -1;
+	}
+	strcpy(line, s);
+	if ((n = conf_tokenize(line, w, CONF_MAXARGS)) < 0) {
+		snprintf(err, cap, "policy: unbalanced quote or too many words");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		char *eq = strchr(w[i], '=');
+		unsigned long long v;
+
+		if (!eq) {
+			if (!strcmp(w[i], "node") || !strcmp(w[i], "pinned")) {
+				if (i + 1 >= n) {
+					snprintf(err, cap,
+					    "policy: '%s' wants a node name", w[i]);
+					return -1;
+				}
+				i++;
+				if (strlen(w[i]) >= sizeof q.node) {
+					snprintf(err, cap, "policy: node name too long");
+					return -1;
+				}
+				q.kind = CLU_PINNED;
+				strcpy(q.node, w[i]);
+				continue;
+			}
+			if (set_kind(&q, w[i]) < 0) {
+				snprintf(err, cap,
+				    "policy: unknown '%.64s' (want local, spread, "
+				    "roundrobin, node NAME, arch=, label=, mem=)",
+				    w[i]);
+				return -1;
+			}
+			continue;
+		}
+		*eq++ = '\0';
+		if (!strcmp(w[i], "arch")) {
+			if (!*eq || strlen(eq) >= sizeof q.arch) {
+				snprintf(err, cap, "policy: bad arch '%.64s'", eq);
+				return -1;
+			}
+			strcpy(q.arch, eq);
+		} else if (!strcmp(w[i], "label")) {
+			if (!*eq || strlen(eq) >= sizeof q.labels[0] ||
+			    strchr(eq, ',')) {
+				snprintf(err, cap, "policy: bad label '%.64s'", eq);
+				return -1;
+			}
+			if (q.nlabels == 4) {
+				snprintf(err, cap, "policy: at most 4 labels");
+				return -1;
+			}
+			strcpy(q.labels[q.nlabels++], eq);
+		} else if (!strcmp(w[i], "mem")) {
+			if (conf_number(eq, 0, 1ull << 50, 1, &v) < 0) {
+				snprintf(err, cap,
+				    "policy: mem=%.64s is not a size (like 512M)", eq);
+				return -1;
+			}
+			q.minmem = v;
+		} else {
+			snprintf(err, cap,
+			    "policy: unknown constraint '%.64s' (want arch=, "
+			    "label=, mem=)",
+			    w[i]);
+			return -1;
+		}
+	}
+	*p = q;
+	return 0;
+}
+
+void
+clu_policy_format(const struct clu_policy *p, char *buf, size_t cap)
+{
+	static const char *const kinds[] = {"local", "spread", "roundrobin", "node"};
+	size_t len;
+	unsigned i;
+
+	len = (size_t)snprintf(buf, cap, "%s%s%s", kinds[p->kind],
+	    p->kind == CLU_PINNED ? " " : "", p->kind == CLU_PINNED ? p->node : "");
+	if (*p->arch && len < cap)
+		len += (size_t)snprintf(buf + len, cap - len, " arch=%s", p->arch);
+	for (i = 0; i < p->nlabels && len < cap; i++)
+		len += (size_t)snprintf(
+		    buf + len, cap - len, " label=%s", p->labels[i]);
+	if (p->minmem && len < cap)
+		snprintf(buf + len, cap - len, " mem=%llu",
+		    (unsigned long long)p->minmem);
+}
+
+void
+clu_policy_merge(struct clu_policy *base, const struct clu_policy *over)
+{
+	unsigned i;
+
+	base->kind = over->kind;
+	if (over->kind == CLU_PINNED)
+		strcpy(base->node, over->node);
+	if (*over->arch)
+		strcpy(base->arch, over->arch);
+	for (i = 0; i < over->nlabels && base->nlabels < 4; i++)
+		strcpy(base->labels[base->nlabels++], over->labels[i]);
+	if (over->minmem)
+		base->minmem = over->minmem;
+}
+
+static int
+has_label(const char *labels, const char *l)
+{
+	size_t n = strlen(l);
+	const char *p = labels;
+
+	while ((p = strstr(p, l))) {
+		if ((p == labels || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* m meets p's constraints (and takes new work, unless named). */
+static int
+fits(const struct clu_member *m, const struct clu_policy *p, int named)
+{
+	unsigned i;
+
+	if (m->state != CLU_ALIVE || (m->m.drain && !named))
+		return 0;
+	if (*p->arch && strcmp(p->arch, m->m.arch))
+		return 0;
+	for (i = 0; i < p->nlabels; i++)
+		if (!has_label(m->m.labels, p->labels[i]))
+			return 0;
+	return !p->minmem || m->m.memfree >= p->minmem;
+}
+
+static double
+placed_now(const struct clu_member *m, uint64_t now)
+{
+	double age = now > m->placed_at ? (double)(now - m->placed_at) : 0;
+
+	return m->placed * exp2(-age / PLACED_HALFLIFE_MS);
+}
+
+double
+clu_place_score(const struct clu_member *m, uint64_t now)
+{
+	double ncpu = m->m.ncpu ? m->m.ncpu : 1;
+	double s = m->m.load / 1000.0 + placed_now(m, now) / ncpu;
+
+	if (m->m.memfree < (256ull << 20))
+		s += 4; /* short of memory: only if all are */
+	return s;
+}
+
+static void
+count(struct clu_member *m, uint64_t now)
+{
+	m->placed = placed_now(m, now) + 1;
+	m->placed_at = now;
+}
+
+struct clu_member *
+clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
+    unsigned *rr, uint64_t now)
+{
+	struct clu_member *best = NULL;
+	double bs = 0;
+	unsigned i, k;
+
+	if (p->kind == CLU_PINNED || p->kind == CLU_LOCAL) {
+		for (i = 0; i < n; i++)
+			if (p->kind == CLU_PINNED ? !strcmp(m[i]->name, p->node)
+			                          : m[i]->self)
+				break;
+		if (i == n) {
+			errno = ENOENT;
+			return NULL;
+		}
+		/* a named node is where the user wants it, draining or not;
+		 * the constraints still hold */
+		if (m[i]->state != CLU_ALIVE) {
+			errno = EHOSTUNREACH;
+			return NULL;
+		}
+		if (!fits(m[i], p, 1)) {
+			errno = ENODEV;
+			return NULL;
+		}
+		count(m[i], now);
+		return m[i];
+	}
+	if (p->kind == CLU_ROUNDROBIN) {
+		for (k = 0; k < n; k++) {
+			i = (*rr + k) % n;
+			if (fits(m[i], p, 0)) {
+				*rr = i + 1;
+				count(m[i], now);
+				return m[i];
+			}
+		}
+		errno = ENODEV;
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		double s;
+
+		if (!fits(m[i], p, 0))
+			continue;
+		s = clu_place_score(m[i], now);
+		if (!best || s < bs - 1e-9 ||
+		    (fabs(s - bs) <= 1e-9 &&
+		        placed_now(m[i], now) < placed_now(best, now))) {
+			best = m[i];
+			bs = s;
+		}
+	}
+	if (!best) {
+		errno = ENODEV;
+		return NULL;
+	}
+	count(best, now);
+	return best;
+}
