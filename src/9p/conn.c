@@ -817,6 +817,23 @@ static void (*map_dotl(struct p9_req *r, const struct p9_ops *ops))(
 	return NULL;
 }
 
+static void
+mapped_nop(struct p9_req *r)
+{
+}
+
+int
+p9_req_map_dotl(struct p9_req *r)
+{
+	static const struct p9_ops plain = {.open = mapped_nop,
+	    .create = mapped_nop,
+	    .stat = mapped_nop,
+	    .wstat = mapped_nop,
+	    .read = mapped_nop};
+
+	return map_dotl(r, &plain) ? 0 : -1;
+}
+
 /* Checks a request and finds its handler; returns an errno to answer with
  * instead.  Fills r->fid, fid2, newfid. */
 /* A listener may serve some trees only (a plain one). */

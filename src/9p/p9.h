@@ -850,6 +850,13 @@ struct p9_ident {
 int p9_attach_ident(const struct p9_req *r, uid_t anon_uid, gid_t anon_gid,
     struct p9_ident *id);
 
+/* For a server with .L handlers that serves some of its fids as a
+ * 9P2000 server would: maps r (Tlopen, Tlcreate, Tgetattr, Tsetattr,
+ * Treaddir) in place onto the 9P2000 request its plain handler takes, as
+ * the framework does for servers without .L handlers; the reply is packed
+ * as the .L one.  0, or -1 if r has no such mapping. */
+int p9_req_map_dotl(struct p9_req *r);
+
 /* Answers r with r->out; r is gone after. */
 void p9_respond(struct p9_req *r);
 /* Answers r with an error: Rlerror(err) in 9P2000.L, Rerror(p9_errstr)
@@ -959,6 +966,43 @@ const struct p9_ops *p9_relay_ops(void);
 /* Closes every link and frees rl (a link still connecting goes when its
  * connect ends); after the server using it is closed. */
 void p9_relay_close(struct p9_relay *rl);
+
+/*
+ * The same links for a tree of one's own that sends some fids on to nodes
+ * (unum-clusterd's process tree).  A fid on a node is a struct p9_rfid:
+ * the tree sets one as a fid's aux (p9_relay_walk does) and hands every
+ * request on that fid to p9_relay_forward, its flush to p9_relay_flush
+ * and its end to p9_relay_fid_drop.  Nothing waits: requests queue in
+ * order behind the link's connect and the attach, so a client's pipelined
+ * requests reach the node in the order sent.  Such a tree is a forward
+ * tree (p9_tree.forward).
+ */
+struct p9_rfid;
+/* Attaches aname of the node at addr (HOST[:PORT], over TLS) in uid's name;
+ * a failure shows on the first request that uses it.  NULL with *err
+ * (ENOKEY: no key; EINVAL: a bad address; EAGAIN: too many links). */
+struct p9_rfid *p9_relay_attach(struct p9_relay *rl, const char *addr,
+    uid_t uid, const char *aname, enum p9_dialect d, int *err);
+/* Answers r, a Twalk to a new fid (r->newfid != r->fid), by walking wname
+ * (n names, copied) from `from` on its node; r->newfid's aux becomes the
+ * node's new fid at once.  The reply's qids are pre (npre of them, the
+ * names the caller walked itself first) and the node's. */
+void p9_relay_walk(struct p9_req *r, struct p9_rfid *from, char **wname,
+    unsigned n, const struct p9_qid *pre, unsigned npre);
+/* 1 if a fid's aux is a struct p9_rfid. */
+int p9_relay_is_fid(const void *aux);
+void p9_relay_forward(struct p9_req *r);
+void p9_relay_flush(struct p9_req *old);
+/* Clunks it on the node (if it is there) and frees it. */
+void p9_relay_fid_drop(struct p9_rfid *rf);
+/* Calls of one's own on a node: a new fid number on like's link (for a
+ * walk's newfid: pass it as made), and a call t (its fids numbers from
+ * p9_relay_fid_num; strings and data kept by the caller until cb) sent in
+ * order on on's link.  0, or -ECONNRESET (cb not called). */
+struct p9_rfid *p9_relay_fid_new(struct p9_rfid *like);
+uint32_t p9_relay_fid_num(const struct p9_rfid *rf);
+int p9_relay_call(struct p9_rfid *on, const struct p9_fcall *t,
+    struct p9_rfid *made, p9_call_cb cb, void *arg);
 
 /* ---- Blocking client (cl.c: for tools and tests; thread-safe) ----
  * Runs the asynchronous client on a loop thread of its own; any number of

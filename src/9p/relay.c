@@ -68,7 +68,9 @@ struct p9_relay {
 };
 
 /* A fid of the relay's tree: a fid of a link. */
-struct rfid {
+#define RFID_MAGIC 0x72666964u
+struct p9_rfid {
+	uint32_t magic; /* RFID_MAGIC: p9_relay_is_fid */
 	struct link *l;
 	uint32_t num;
 	int root; /* counted in l->nattach */
@@ -84,8 +86,15 @@ struct fwd {
 	struct link *l;
 	struct p9_call *call;
 	struct p9_fcall t;
-	struct rfid *made; /* Tattach, Twalk, Txattrwalk: the new fid */
+	struct p9_rfid *made; /* Tattach, Twalk, Txattrwalk: the new fid */
 	char uname[32];
+	/* a call of the relay's user, not a client's request (r NULL) */
+	p9_call_cb cb;
+	void *arg;
+	char *own; /* strings of t kept while it waits for the link */
+	/* a walk that began in the caller's tree: its qids come first */
+	struct p9_qid pre[P9_MAXWELEM];
+	unsigned npre;
 	struct fwd *next; /* in the link's queue */
 };
 
@@ -238,13 +247,14 @@ link_get(struct p9_relay *rl, const struct p9_addr *a, const char *name,
 
 /* ---- fids ---- */
 
-static struct rfid *
+static struct p9_rfid *
 rfid_new(struct link *l, int root)
 {
-	struct rfid *rf = calloc(1, sizeof *rf);
+	struct p9_rfid *rf = calloc(1, sizeof *rf);
 
 	if (!rf)
 		abort(); /* the daemon may abort on OOM */
+	rf->magic = RFID_MAGIC;
 	rf->l = l;
 	rf->num = link_fid_new(l);
 	rf->root = root;
@@ -257,7 +267,7 @@ rfid_new(struct link *l, int root)
 static void
 clunk_answered(void *arg, int err, struct p9_fcall *rep)
 {
-	struct rfid *rf = arg;
+	struct p9_rfid *rf = arg;
 	struct link *l = rf->l;
 
 	link_fid_free(l, rf->num);
@@ -268,7 +278,7 @@ clunk_answered(void *arg, int err, struct p9_fcall *rep)
 /* The fid is gone here; on the node, a Tclunk ends it unless it is gone
  * there too.  Its number is free once the node has answered. */
 static void
-rfid_drop(struct rfid *rf)
+rfid_drop(struct p9_rfid *rf)
 {
 	struct link *l = rf->l;
 	struct p9_fcall t;
@@ -310,9 +320,22 @@ fwd_free(struct fwd *f)
 {
 	struct link *l = f->l;
 
-	f->r->aux = NULL;
+	if (f->r)
+		f->r->aux = NULL;
+	free(f->own);
 	free(f);
 	link_unref(l);
+}
+
+/* An internal call ends: its callback, then it goes. */
+static void
+call_end(struct fwd *f, int err, struct p9_fcall *rep)
+{
+	if (f->made && (err || (rep && rep->type == P9_RWALK &&
+	                           rep->u.rwalk.nwqid < f->t.u.walk.nwname)))
+		f->made->gone = 1; /* the node made no fid */
+	f->cb(f->arg, err, rep);
+	fwd_free(f);
 }
 
 /* The request failed before the node made its new fid: none there. */
@@ -328,11 +351,16 @@ fwd_fail(struct fwd *f, int err, const char *why)
 {
 	struct p9_req *r = f->r;
 	struct link *l = f->l;
-	uint8_t type = r->type;
+	uint8_t type;
 
+	if (!r) {
+		call_end(f, err, NULL);
+		return;
+	}
+	type = r->type;
 	made_nothing(f);
 	if (type == P9_TCLUNK || type == P9_TREMOVE)
-		((struct rfid *)r->fid->aux)->gone = 1;
+		((struct p9_rfid *)r->fid->aux)->gone = 1;
 	fwd_free(f);
 	if (type == P9_TCLUNK && err == ECONNRESET)
 		p9_respond(r); /* the fid is gone with the link */
@@ -374,7 +402,7 @@ repack_dir(struct p9_req *r, struct link *l, const struct p9_fcall *rep)
 	r->out.u.rread.count = (uint32_t)n;
 	r->out.u.rread.data = out;
 	if (!err) {
-		struct rfid *rf = r->fid->aux;
+		struct p9_rfid *rf = r->fid->aux;
 
 		rf->dirhere = r->in.u.read.offset + n;
 		rf->dirthere += rep->u.rread.count;
@@ -399,8 +427,14 @@ forwarded(void *arg, int err, struct p9_fcall *rep)
 	struct link *l = f->l;
 
 	f->call = NULL;
+	if (!r) {
+		if (err == ECONNRESET && !rep)
+			link_dead(l);
+		call_end(f, err, rep);
+		return;
+	}
 	if (r->type == P9_TCLUNK || r->type == P9_TREMOVE)
-		((struct rfid *)r->fid->aux)->gone = 1; /* either way */
+		((struct p9_rfid *)r->fid->aux)->gone = 1; /* either way */
 	if (err) {
 		if (err == ECONNRESET && !rep) {
 			link_dead(l);
@@ -416,8 +450,18 @@ forwarded(void *arg, int err, struct p9_fcall *rep)
 		return;
 	}
 	r->out = *rep;
-	if (r->type == P9_TWALK && rep->u.rwalk.nwqid < r->in.u.walk.nwname)
+	if (r->type == P9_TWALK && rep->u.rwalk.nwqid < f->t.u.walk.nwname)
 		made_nothing(f); /* a partial walk makes no fid */
+	if (r->type == P9_TWALK && f->npre) {
+		unsigned n = rep->u.rwalk.nwqid;
+
+		if (n + f->npre > P9_MAXWELEM)
+			n = P9_MAXWELEM - f->npre;
+		memmove(r->out.u.rwalk.wqid + f->npre, rep->u.rwalk.wqid,
+		    n * sizeof *rep->u.rwalk.wqid);
+		memcpy(r->out.u.rwalk.wqid, f->pre, f->npre * sizeof *f->pre);
+		r->out.u.rwalk.nwqid = (uint16_t)(n + f->npre);
+	}
 	if (repacked(r, l) && (err = repack_dir(r, l, rep))) {
 		fwd_free(f);
 		p9_respond_error(r, err);
@@ -545,8 +589,8 @@ attach(struct p9_req *r)
 static void
 forward(struct p9_req *r)
 {
-	struct rfid *rf = r->fid->aux;
-	struct rfid *rf2 = r->fid2 ? r->fid2->aux : NULL;
+	struct p9_rfid *rf = r->fid->aux;
+	struct p9_rfid *rf2 = r->fid2 ? r->fid2->aux : NULL;
 	struct link *l = rf->l;
 	struct fwd *f;
 
@@ -563,10 +607,10 @@ forward(struct p9_req *r)
 			f->made = r->newfid->aux = rfid_new(l, 0);
 		if (r->type == P9_TWALK)
 			f->t.u.walk.newfid =
-			    ((struct rfid *)r->newfid->aux)->num;
+			    ((struct p9_rfid *)r->newfid->aux)->num;
 		else
 			f->t.u.xattrwalk.newfid =
-			    ((struct rfid *)r->newfid->aux)->num;
+			    ((struct p9_rfid *)r->newfid->aux)->num;
 		break;
 	case P9_TREAD:
 		if (repacked(r, l)) {
@@ -701,4 +745,147 @@ p9_relay_close(struct p9_relay *rl)
 	}
 	if (!rl->links)
 		free(rl);
+}
+
+/* ---- forwarding for a tree of one's own ---- */
+
+static void
+attached(void *arg, int err, struct p9_fcall *rep)
+{
+	/* a failed attach leaves its fid gone: what follows on it fails
+	 * with the node's word, or the link's */
+}
+
+struct p9_rfid *
+p9_relay_attach(struct p9_relay *rl, const char *addr, uid_t uid,
+    const char *aname, enum p9_dialect d, int *err)
+{
+	struct p9_addr a;
+	struct p9_rfid *rf;
+	struct link *l;
+	struct fwd *f;
+
+	if (!rl->o.tls) {
+		*err = ENOKEY;
+		return NULL;
+	}
+	if (p9_addr_parse(&a, addr, rl->o.default_port) < 0 || a.is_unix ||
+	    a.plain) {
+		*err = EINVAL;
+		return NULL;
+	}
+	if (!(l = link_get(rl, &a, addr, d == P9_2000L ? P9_2000L : P9_2000U,
+	          err)))
+		return NULL;
+	rf = rfid_new(l, 1);
+	if (!(f = calloc(1, sizeof *f)))
+		abort();
+	f->l = l;
+	l->refs++;
+	f->made = rf;
+	f->cb = attached;
+	f->arg = NULL;
+	snprintf(f->uname, sizeof f->uname, "%u", (unsigned)uid);
+	f->t.type = P9_TATTACH;
+	f->t.u.attach.fid = rf->num;
+	f->t.u.attach.afid = P9_NOFID;
+	f->t.u.attach.uname = f->uname;
+	if (!(f->own = strdup(aname))) /* it may wait for the link */
+		abort();
+	f->t.u.attach.aname = f->own;
+	f->t.u.attach.n_uname = (uint32_t)uid;
+	fwd_send(f);
+	return rf;
+}
+
+void
+p9_relay_walk(struct p9_req *r, struct p9_rfid *from, char **wname, unsigned n,
+    const struct p9_qid *pre, unsigned npre)
+{
+	struct link *l = from->l;
+	struct fwd *f;
+	size_t len = 0;
+	unsigned i;
+	char *p;
+
+	f = fwd_new(r, l);
+	f->t.u.walk.fid = from->num;
+	f->t.u.walk.nwname = (uint16_t)n;
+	for (i = 0; i < n; i++)
+		len += strlen(wname[i]) + 1;
+	if (!(p = f->own = malloc(len + 1))) /* they may wait for the link */
+		abort();
+	for (i = 0; i < n; i++) {
+		f->t.u.walk.wname[i] = strcpy(p, wname[i]);
+		p += strlen(p) + 1;
+	}
+	f->made = rfid_new(l, 0);
+	f->t.u.walk.newfid = f->made->num;
+	r->newfid->aux = f->made;
+	if (npre)
+		memcpy(f->pre, pre, npre * sizeof *pre);
+	f->npre = npre;
+	if (from->gone) {
+		fwd_fail(f, EBADF, "no such fid there");
+		return;
+	}
+	fwd_send(f);
+}
+
+int
+p9_relay_is_fid(const void *aux)
+{
+	return aux && *(const uint32_t *)aux == RFID_MAGIC;
+}
+
+void
+p9_relay_forward(struct p9_req *r)
+{
+	forward(r);
+}
+
+void
+p9_relay_flush(struct p9_req *old)
+{
+	flush(old);
+}
+
+void
+p9_relay_fid_drop(struct p9_rfid *rf)
+{
+	if (rf)
+		rfid_drop(rf);
+}
+
+struct p9_rfid *
+p9_relay_fid_new(struct p9_rfid *like)
+{
+	return rfid_new(like->l, 0);
+}
+
+uint32_t
+p9_relay_fid_num(const struct p9_rfid *rf)
+{
+	return rf->num;
+}
+
+int
+p9_relay_call(struct p9_rfid *on, const struct p9_fcall *t,
+    struct p9_rfid *made, p9_call_cb cb, void *arg)
+{
+	struct link *l = on->l;
+	struct fwd *f;
+
+	if (on->gone || l->dead)
+		return -ECONNRESET;
+	if (!(f = calloc(1, sizeof *f)))
+		abort();
+	f->l = l;
+	l->refs++;
+	f->t = *t;
+	f->made = made;
+	f->cb = cb;
+	f->arg = arg;
+	fwd_send(f);
+	return 0;
 }

@@ -144,8 +144,10 @@ double clu_place_score(const struct clu_member *m, uint64_t now);
 
 struct clu_tree;
 
-/* A tree over mb, placing by policy until root writes another. */
-struct clu_tree *clu_tree_new(struct clu_memb *mb, const struct clu_policy *policy);
+/* A tree over mb, placing by policy until root writes another, and
+ * reaching nodes over relay's links. */
+struct clu_tree *clu_tree_new(uv_loop_t *loop, struct clu_memb *mb,
+    struct p9_relay *relay, const struct clu_policy *policy);
 void clu_tree_free(struct clu_tree *t);
 /* Its handlers (the p9_tree's aux is t). */
 const struct p9_ops *clu_tree_ops(void);

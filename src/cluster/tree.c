@@ -5,6 +5,24 @@
  *             arch= ncpu= load= memfree= drain= labels= version= since=
  *   policy    the placement policy; root writes a new one
  *   ctl       root writes: drain NODE, undrain NODE, join HOST[:PORT]
+ *   proc/     the cluster's processes: the process API of procsrv, each
+ *             process named NODE.N (process N of node NODE)
+ *     clone     walked to: a new process slot on the node the policy
+ *               chooses (as procsrv's clone, on that node)
+ *     last      the slot this attach's clone made last
+ *     policy    this attach's own placement (read: what applies; write:
+ *               a policy or constraints over the node's)
+ *     NODE.N/   that process's files, on its node
+ *
+ * The attach name "proc" serves proc/ as the root, so a client of
+ * procsrv's API gets the cluster's instead by pointing at this socket.
+ *
+ * Walks into clone, last or NODE.N go on to the node: an attach there in
+ * the user's name (one per attach here and node, made on first use) over
+ * unum's TLS links (the relay's), and from then on every request on that
+ * fid is the node's to answer; the node checks who may do what.  Listing
+ * proc/ asks every live member for its list at once, and answers with
+ * what came within LIST_MS.
  *
  * Files are made when opened (a read sees one moment) and written a
  * command a line; a bad line changes nothing and says why.
@@ -19,39 +37,83 @@
 #include "cluster.h"
 #include "conf/conf.h"
 
-enum { Q_ROOT, Q_MEMBERS, Q_POLICY, Q_CTL, Q_N };
+#define LIST_MS 3000 /* a member's process list is waited for so long */
+
+/* The files: the first Q_PROC + 1 are the root's entries, then proc/'s. */
+enum { Q_ROOT, Q_MEMBERS, Q_POLICY, Q_CTL, Q_PROC, Q_PPOLICY, Q_N };
 
 static const struct {
 	const char *name;
 	uint32_t mode;
+	int parent;
 } files[Q_N] = {
-    [Q_ROOT] = {"/", P9_DMDIR | 0555},
-    [Q_MEMBERS] = {"members", 0444},
-    [Q_POLICY] = {"policy", 0644},
-    [Q_CTL] = {"ctl", 0200},
+    [Q_ROOT] = {"/", P9_DMDIR | 0555, Q_ROOT},
+    [Q_MEMBERS] = {"members", 0444, Q_ROOT},
+    [Q_POLICY] = {"policy", 0644, Q_ROOT},
+    [Q_CTL] = {"ctl", 0200, Q_ROOT},
+    [Q_PROC] = {"proc", P9_DMDIR | 0555, Q_ROOT},
+    [Q_PPOLICY] = {"policy", 0666, Q_PROC},
 };
 
 struct clu_tree {
+	uv_loop_t *loop;
 	struct clu_memb *mb;
+	struct p9_relay *relay;
 	struct clu_policy policy;
 	unsigned rr;
 };
 
-struct tfid {
-	int q;
+/* An attach here: who, and its attaches on nodes. */
+struct sroot {
+	char node[CLU_NAME_MAX];
+	enum p9_dialect d;
+	struct p9_rfid *root;
+};
+struct sess {
+	int ref;
+	struct clu_tree *t;
 	uid_t uid;
+	enum p9_dialect d; /* the client's */
+	struct clu_policy pol; /* own placement, if set */
+	int haspol;
+	struct sroot *roots;
+	unsigned nroots;
+	char last[CLU_NAME_MAX]; /* node of the last clone */
+};
+
+/* A listing of proc/: the names, as they came from the members. */
+struct listing {
+	int ref;
+	struct p9_req *r; /* the open, until answered */
+	struct tfid *f;
+	char **names;
+	size_t n, cap;
+	unsigned pending;
+	uv_timer_t timer;
+};
+
+struct tfid {
+	int q; /* never RFID_MAGIC: small */
+	struct sess *s;
 	char *data; /* what a read sees, made at open */
 	size_t len;
+	int omode; /* -1: not open */
+	struct listing *ls; /* proc/ opened */
+	char **names;       /* proc/'s entries once listed */
+	size_t nnames;
 };
 
 struct clu_tree *
-clu_tree_new(struct clu_memb *mb, const struct clu_policy *policy)
+clu_tree_new(uv_loop_t *loop, struct clu_memb *mb, struct p9_relay *relay,
+    const struct clu_policy *policy)
 {
 	struct clu_tree *t = calloc(1, sizeof *t);
 
 	if (!t)
 		abort();
+	t->loop = loop;
 	t->mb = mb;
+	t->relay = relay;
 	t->policy = *policy;
 	return t;
 }
@@ -73,9 +135,34 @@ qid_of(int q)
 {
 	struct p9_qid qid = {0};
 
-	qid.type = q == Q_ROOT ? P9_QTDIR : P9_QTFILE;
+	qid.type = (files[q].mode & P9_DMDIR) ? P9_QTDIR : P9_QTFILE;
 	qid.path = (uint64_t)q;
 	return qid;
+}
+
+static void
+sess_unref(struct sess *s)
+{
+	unsigned i;
+
+	if (!s || --s->ref > 0)
+		return;
+	for (i = 0; i < s->nroots; i++)
+		p9_relay_fid_drop(s->roots[i].root);
+	free(s->roots);
+	free(s);
+}
+
+static void listing_unref(struct listing *ls);
+
+static void
+free_names(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 }
 
 static void
@@ -83,30 +170,69 @@ destroy_fid(struct p9_fid *fid)
 {
 	struct tfid *f = fid->aux;
 
-	if (f)
+	if (p9_relay_is_fid(f)) {
+		p9_relay_fid_drop(fid->aux);
+		fid->aux = NULL;
+		return;
+	}
+	if (f) {
+		if (f->ls) {
+			f->ls->f = NULL;
+			listing_unref(f->ls);
+		}
+		free_names(f->names, f->nnames);
 		free(f->data);
+		sess_unref(f->s);
+	}
 	free(f);
 	fid->aux = NULL;
 }
 
 static struct tfid *
-tfid_new(int q, uid_t uid)
+tfid_new(int q, struct sess *s)
 {
 	struct tfid *f = calloc(1, sizeof *f);
 
 	if (!f)
 		abort();
 	f->q = q;
-	f->uid = uid;
+	f->s = s;
+	f->omode = -1;
+	s->ref++;
 	return f;
+}
+
+/* The session's attach on node m in dialect d: made now if need be (the
+ * requests that use it queue behind it).  NULL with *err. */
+static struct p9_rfid *
+sess_root(struct sess *s, const struct clu_member *m, enum p9_dialect d,
+    int *err)
+{
+	struct p9_rfid *rf;
+	unsigned i;
+
+	for (i = 0; i < s->nroots; i++)
+		if (s->roots[i].d == d && !strcmp(s->roots[i].node, m->name))
+			return s->roots[i].root;
+	if (!(rf = p9_relay_attach(s->t->relay, m->addr, s->uid, "proc", d, err)))
+		return NULL;
+	if (!(s->roots = realloc(s->roots, (s->nroots + 1) * sizeof *s->roots)))
+		abort();
+	snprintf(s->roots[s->nroots].node, CLU_NAME_MAX, "%s", m->name);
+	s->roots[s->nroots].d = d;
+	s->roots[s->nroots].root = rf;
+	s->nroots++;
+	return rf;
 }
 
 static void
 t_attach(struct p9_req *r)
 {
+	struct clu_tree *t = p9_req_aux(r);
 	struct p9_ident id;
+	struct sess *s;
 	uid_t uid;
-	int rc;
+	int rc, q;
 
 	if ((rc = p9_attach_ident(r, 65534, 65534, &id)) < 0) {
 		p9_respond_error(r, -rc);
@@ -122,44 +248,164 @@ t_attach(struct p9_req *r)
 		}
 		uid = pw->pw_uid;
 	}
-	r->fid->aux = tfid_new(Q_ROOT, uid);
-	r->out.u.rqid.qid = qid_of(Q_ROOT);
+	if (!(s = calloc(1, sizeof *s)))
+		abort();
+	s->t = t;
+	s->uid = uid;
+	s->d = p9_conn_dialect(r->conn) == P9_2000L ? P9_2000L : P9_2000U;
+	q = !strcmp(r->in.u.attach.aname, "proc") ? Q_PROC : Q_ROOT;
+	r->fid->aux = tfid_new(q, s);
+	r->out.u.rqid.qid = qid_of(q);
 	p9_respond(r);
+}
+
+/* "NODE.N": the member (alive or not) and N; NULL if not that form. */
+static struct clu_member *
+proc_name(struct clu_tree *t, const char *name, char *num, size_t cap)
+{
+	const char *dot = strrchr(name, '.');
+	char node[CLU_NAME_MAX];
+
+	if (!dot || dot == name || !dot[1] ||
+	    strspn(dot + 1, "0123456789") != strlen(dot + 1) ||
+	    strlen(dot + 1) >= cap || (size_t)(dot - name) >= sizeof node)
+		return NULL;
+	memcpy(node, name, (size_t)(dot - name));
+	node[dot - name] = '\0';
+	strcpy(num, dot + 1);
+	return clu_memb_find(t->mb, node);
+}
+
+/* The node a walk from proc/ into name goes to, and the first name
+ * there; NULL with the errno and a message in err. */
+static struct clu_member *
+route(struct clu_tree *t, struct sess *s, const char *name, char *first,
+    size_t cap, char *err, size_t ecap, int *eno)
+{
+	struct clu_member *const *all, *m;
+	struct clu_policy p;
+	unsigned n;
+
+	if (!strcmp(name, "clone")) {
+		p = t->policy;
+		if (s->haspol)
+			clu_policy_merge(&p, &s->pol);
+		n = clu_memb_list(t->mb, &all);
+		if (!(m = clu_place(all, n, &p, &t->rr, uv_now(t->loop)))) {
+			char ps[300];
+
+			*eno = errno;
+			clu_policy_format(&p, ps, sizeof ps);
+			snprintf(err, ecap,
+			    *eno == ENOENT ? "placement '%s': no such node"
+			    : *eno == EHOSTUNREACH
+			        ? "placement '%s': the node is not alive"
+			        : "placement '%s': no live member meets it",
+			    ps);
+			return NULL;
+		}
+		snprintf(s->last, sizeof s->last, "%s", m->name);
+		snprintf(first, cap, "clone");
+		return m;
+	}
+	if (!strcmp(name, "last")) {
+		if (!*s->last || !(m = clu_memb_find(t->mb, s->last))) {
+			*eno = ENOENT;
+			snprintf(err, ecap, "last: no process made on this attach");
+			return NULL;
+		}
+		snprintf(first, cap, "last");
+		return m;
+	}
+	if (!(m = proc_name(t, name, first, cap))) {
+		*eno = ENOENT;
+		snprintf(err, ecap, "%s: no such process (want NODE.N)", name);
+		return NULL;
+	}
+	if (m->state >= CLU_DEAD) {
+		*eno = EHOSTDOWN;
+		snprintf(err, ecap, "%s: node %s is %s: the process is lost", name,
+		    m->name, clu_state_name(m->state));
+		return NULL;
+	}
+	return m;
 }
 
 static void
 t_walk(struct p9_req *r)
 {
-	struct tfid *f = r->fid->aux;
+	struct clu_tree *t = p9_req_aux(r);
+	struct tfid *f = r->fid->aux, *nf;
+	struct p9_qid pre[P9_MAXWELEM];
 	int q = f->q, i, k;
 
+	if (p9_relay_is_fid(f)) {
+		p9_relay_forward(r);
+		return;
+	}
 	for (i = 0; i < r->in.u.walk.nwname; i++) {
 		const char *name = r->in.u.walk.wname[i];
 
-		if (q != Q_ROOT)
+		if (!(files[q].mode & P9_DMDIR))
 			break;
-		if (!strcmp(name, "..") || !strcmp(name, "."))
+		if (!strcmp(name, "..")) {
+			q = files[q].parent;
+			pre[i] = r->out.u.rwalk.wqid[i] = qid_of(q);
 			continue;
+		}
+		if (!strcmp(name, "."))
+			goto same;
 		for (k = 1; k < Q_N; k++)
-			if (!strcmp(name, files[k].name))
+			if (files[k].parent == q && !strcmp(name, files[k].name))
 				break;
-		if (k == Q_N)
+		if (k < Q_N) {
+			q = k;
+			pre[i] = r->out.u.rwalk.wqid[i] = qid_of(q);
+			continue;
+		}
+		if (q == Q_PROC) {
+			/* into a node: the rest is its walk */
+			char first[CLU_NAME_MAX], err[300], *names[P9_MAXWELEM];
+			struct clu_member *m;
+			struct p9_rfid *root;
+			int eno = 0, n;
+
+			if (r->newfid == r->fid) {
+				p9_respond_errmsg(r, EINVAL,
+				    "walk into a process to a new fid");
+				return;
+			}
+			if (!(m = route(t, f->s, name, first, sizeof first, err,
+			          sizeof err, &eno)))
+				goto fail_here;
+			if (!(root = sess_root(f->s, m, f->s->d, &eno))) {
+				snprintf(err, sizeof err, "%s: cannot reach %s: %s",
+				    name, m->name, strerror(eno));
+				goto fail_here;
+			}
+			names[0] = first;
+			for (n = 1; i + n < r->in.u.walk.nwname; n++)
+				names[n] = r->in.u.walk.wname[i + n];
+			p9_relay_walk(r, root, names, (unsigned)n, pre, (unsigned)i);
+			return;
+		fail_here:
+			if (i == 0) {
+				p9_respond_errmsg(r, eno, "%s", err);
+				return;
+			}
 			break;
-		q = k;
-		r->out.u.rwalk.wqid[i] = qid_of(q);
+		}
+		break;
+	same:
+		pre[i] = r->out.u.rwalk.wqid[i] = qid_of(q);
 	}
-	for (k = 0; k < i; k++)
-		if (!strcmp(r->in.u.walk.wname[k], "..") ||
-		    !strcmp(r->in.u.walk.wname[k], "."))
-			r->out.u.rwalk.wqid[k] = qid_of(Q_ROOT);
 	r->out.u.rwalk.nwqid = (uint16_t)i;
 	if (i == 0 && r->in.u.walk.nwname > 0) {
-		p9_respond_error(r, q == Q_ROOT ? ENOENT : ENOTDIR);
+		p9_respond_error(r, (files[q].mode & P9_DMDIR) ? ENOENT : ENOTDIR);
 		return;
 	}
 	if (i == r->in.u.walk.nwname) {
-		struct tfid *nf = tfid_new(q, f->uid);
-
+		nf = tfid_new(q, f->s);
 		if (r->newfid == r->fid)
 			destroy_fid(r->fid);
 		r->newfid->aux = nf;
@@ -205,6 +451,208 @@ member_line(char **buf, size_t *len, size_t *cap, const struct clu_member *m,
 	    (unsigned long long)((now - m->since) / 1000), m->self ? " self=1" : "");
 }
 
+/* ---- listing proc/ ---- */
+
+static void
+listing_unref(struct listing *ls)
+{
+	if (--ls->ref > 0)
+		return;
+	free_names(ls->names, ls->n);
+	free(ls);
+}
+
+static void
+timer_closed(uv_handle_t *h)
+{
+	listing_unref(h->data);
+}
+
+/* The listing is complete (or out of time): the open is answered. */
+static void
+listing_done(struct listing *ls)
+{
+	struct p9_req *r = ls->r;
+
+	if (!r)
+		return;
+	ls->r = NULL;
+	uv_timer_stop(&ls->timer);
+	uv_close((uv_handle_t *)&ls->timer, timer_closed);
+	if (ls->f) {
+		ls->f->names = ls->names;
+		ls->f->nnames = ls->n;
+		ls->names = NULL;
+		ls->n = 0;
+		ls->f->omode = P9_OREAD;
+		ls->f->ls = NULL;
+		listing_unref(ls); /* the fid's */
+	}
+	r->out.u.ropen.qid = qid_of(Q_PROC);
+	r->out.u.ropen.iounit = 0;
+	p9_respond(r);
+}
+
+static void
+on_list_timeout(uv_timer_t *h)
+{
+	listing_done(h->data);
+}
+
+/* One member's list, read a message at a time. */
+struct lread {
+	struct listing *ls;
+	char node[CLU_NAME_MAX];
+	struct p9_rfid *fid;
+	uint64_t off;
+	int step; /* 0 walk, 1 open, 2 reading */
+};
+
+static void lread_next(struct lread *lr);
+
+static void
+lread_end(struct lread *lr)
+{
+	struct listing *ls = lr->ls;
+
+	p9_relay_fid_drop(lr->fid);
+	free(lr);
+	if (--ls->pending == 0)
+		listing_done(ls);
+	listing_unref(ls);
+}
+
+static void
+add_name(struct listing *ls, const char *node, const char *n)
+{
+	if (ls->n == ls->cap) {
+		ls->cap = ls->cap ? 2 * ls->cap : 64;
+		if (!(ls->names = realloc(ls->names, ls->cap * sizeof *ls->names)))
+			abort();
+	}
+	if (asprintf(&ls->names[ls->n], "%s.%s", node, n) < 0)
+		abort();
+	ls->n++;
+}
+
+static void
+lread_answered(void *arg, int err, struct p9_fcall *rep)
+{
+	struct lread *lr = arg;
+	uint32_t left;
+	uint8_t *p;
+
+	if (err || !lr->ls->r) {
+		lread_end(lr);
+		return;
+	}
+	if (lr->step < 2) {
+		lr->step++;
+		lread_next(lr);
+		return;
+	}
+	left = rep->u.rread.count;
+	if (left == 0) {
+		lread_end(lr);
+		return;
+	}
+	p = (uint8_t *)rep->u.rread.data;
+	lr->off += left;
+	while (left > 0) {
+		struct p9_stat st;
+		ssize_t used = p9_stat_unpack(&st, p, left, P9_2000U);
+
+		if (used <= 0)
+			break;
+		if (st.name && *st.name &&
+		    strspn(st.name, "0123456789") == strlen(st.name))
+			add_name(lr->ls, lr->node, st.name);
+		p += used;
+		left -= (uint32_t)used;
+	}
+	lread_next(lr);
+}
+
+static void
+lread_next(struct lread *lr)
+{
+	struct p9_fcall t;
+
+	memset(&t, 0, sizeof t);
+	switch (lr->step) {
+	case 1:
+		t.type = P9_TOPEN;
+		t.u.open.fid = p9_relay_fid_num(lr->fid);
+		t.u.open.mode = P9_OREAD;
+		break;
+	case 2:
+		t.type = P9_TREAD;
+		t.u.read.fid = p9_relay_fid_num(lr->fid);
+		t.u.read.offset = lr->off;
+		t.u.read.count = 60000;
+		break;
+	}
+	if (p9_relay_call(lr->fid, &t, NULL, lread_answered, lr) < 0)
+		lread_end(lr);
+}
+
+static void
+list_member(struct listing *ls, struct sess *s, const struct clu_member *m)
+{
+	struct p9_rfid *root;
+	struct lread *lr;
+	struct p9_fcall t;
+	int err;
+
+	if (!(root = sess_root(s, m, P9_2000U, &err)))
+		return;
+	if (!(lr = calloc(1, sizeof *lr)))
+		abort();
+	lr->ls = ls;
+	snprintf(lr->node, sizeof lr->node, "%s", m->name);
+	lr->fid = p9_relay_fid_new(root);
+	memset(&t, 0, sizeof t);
+	t.type = P9_TWALK;
+	t.u.walk.fid = p9_relay_fid_num(root);
+	t.u.walk.newfid = p9_relay_fid_num(lr->fid);
+	t.u.walk.nwname = 0;
+	ls->ref++;
+	ls->pending++;
+	if (p9_relay_call(root, &t, lr->fid, lread_answered, lr) < 0) {
+		ls->pending--;
+		listing_unref(ls);
+		p9_relay_fid_drop(lr->fid);
+		free(lr);
+	}
+}
+
+static void
+list_proc(struct clu_tree *t, struct p9_req *r, struct tfid *f)
+{
+	struct clu_member *const *m;
+	struct listing *ls = calloc(1, sizeof *ls);
+	unsigned n = clu_memb_list(t->mb, &m), i;
+
+	if (!ls)
+		abort();
+	ls->ref = 2; /* the fid's and the timer's */
+	ls->r = r;
+	ls->f = f;
+	f->ls = ls;
+	r->aux = ls;
+	uv_timer_init(t->loop, &ls->timer);
+	ls->timer.data = ls;
+	ls->pending = 1; /* until all are asked */
+	for (i = 0; i < n; i++)
+		if (m[i]->state <= CLU_SUSPECT)
+			list_member(ls, f->s, m[i]);
+	uv_timer_start(&ls->timer, on_list_timeout, LIST_MS, 0);
+	if (--ls->pending == 0)
+		listing_done(ls);
+}
+
+/* ---- the handlers ---- */
+
 static void
 t_open(struct p9_req *r)
 {
@@ -213,48 +661,80 @@ t_open(struct p9_req *r)
 	uint8_t mode = r->in.u.open.mode & 3;
 	size_t cap = 0;
 
-	if (f->q == Q_CTL && mode != P9_OWRITE) {
+	if (p9_relay_is_fid(f)) {
+		p9_relay_forward(r);
+		return;
+	}
+	if (f->omode >= 0) {
+		p9_respond_error(r, EBADF);
+		return;
+	}
+	if ((files[f->q].mode & P9_DMDIR) && mode != P9_OREAD) {
+		p9_respond_error(r, EISDIR);
+		return;
+	}
+	if ((f->q == Q_CTL && mode != P9_OWRITE) ||
+	    (f->q == Q_MEMBERS && mode != P9_OREAD)) {
 		p9_respond_error(r, EACCES);
 		return;
 	}
 	if ((f->q == Q_CTL || (f->q == Q_POLICY && mode != P9_OREAD)) &&
-	    f->uid != 0) {
+	    f->s->uid != 0) {
 		p9_respond_errmsg(r, EPERM, "only root changes the cluster");
+		return;
+	}
+	if (f->q == Q_PROC) {
+		list_proc(t, r, f);
 		return;
 	}
 	if (f->q == Q_MEMBERS) {
 		struct clu_member *const *m;
 		unsigned n = clu_memb_list(t->mb, &m), i;
-		uint64_t now = p9_srv_loop(p9_conn_srv(r->conn))
-		                   ? uv_now(p9_srv_loop(p9_conn_srv(r->conn)))
-		                   : 0;
 
 		for (i = 0; i < n; i++)
-			member_line(&f->data, &f->len, &cap, m[i], now);
-	} else if (f->q == Q_POLICY) {
+			member_line(&f->data, &f->len, &cap, m[i], uv_now(t->loop));
+	} else if (f->q == Q_POLICY || f->q == Q_PPOLICY) {
+		struct clu_policy p = t->policy;
 		char line[512];
 
-		clu_policy_format(&t->policy, line, sizeof line);
+		if (f->q == Q_PPOLICY && f->s->haspol)
+			clu_policy_merge(&p, &f->s->pol);
+		clu_policy_format(&p, line, sizeof line);
 		addf(&f->data, &f->len, &cap, "%s\n", line);
 	}
+	f->omode = mode;
 	r->out.u.ropen.qid = qid_of(f->q);
 	p9_respond(r);
 }
 
 static int
-dirgen(void *arg, uint64_t index, struct p9_stat *st)
+stat_of(int q, struct p9_stat *st)
 {
-	int q = (int)index + 1;
-
-	if (q >= Q_N)
-		return -1;
 	memset(st, 0, sizeof *st);
 	st->qid = qid_of(q);
 	st->mode = files[q].mode;
-	st->name = (char *)files[q].name;
+	st->name = q == Q_ROOT ? "/" : (char *)files[q].name;
 	st->uid = st->gid = st->muid = "root";
 	st->extension = "";
 	st->n_uid = st->n_gid = st->n_muid = 0;
+	return 0;
+}
+
+static int
+dirgen(void *arg, uint64_t index, struct p9_stat *st)
+{
+	struct tfid *f = arg;
+	uint64_t k = 0;
+	int q;
+
+	for (q = 1; q < Q_N; q++)
+		if (files[q].parent == f->q && k++ == index)
+			return stat_of(q, st);
+	if (f->q != Q_PROC || index - k >= f->nnames)
+		return -1;
+	stat_of(Q_PROC, st);
+	st->name = f->names[index - k];
+	st->qid.path = 1000 + index;
 	return 0;
 }
 
@@ -263,8 +743,16 @@ t_read(struct p9_req *r)
 {
 	struct tfid *f = r->fid->aux;
 
-	if (f->q == Q_ROOT)
-		p9_respond_dirread(r, dirgen, NULL);
+	if (p9_relay_is_fid(f)) {
+		p9_relay_forward(r);
+		return;
+	}
+	if (f->omode != P9_OREAD && f->omode != P9_ORDWR) {
+		p9_respond_error(r, EBADF);
+		return;
+	}
+	if (files[f->q].mode & P9_DMDIR)
+		p9_respond_dirread(r, dirgen, f);
 	else
 		p9_respond_bytes(r, f->data ? f->data : "", f->len);
 }
@@ -299,6 +787,27 @@ ctl_line(struct clu_tree *t, char *line, char *err, size_t cap)
 	return EINVAL;
 }
 
+/* A policy written: checked whole, then it applies. */
+static int
+set_policy(struct clu_tree *t, struct clu_policy *dst, int *has, char *buf,
+    char *err, size_t cap)
+{
+	struct clu_policy p;
+
+	buf[strcspn(buf, "\n")] = '\0';
+	if (clu_policy_parse(buf, &p, err, cap) < 0)
+		return EINVAL;
+	if (p.kind == CLU_PINNED && !clu_memb_find(t->mb, p.node)) {
+		snprintf(err, cap, "policy: no node '%.64s' in the cluster",
+		    p.node);
+		return ENOENT;
+	}
+	*dst = p;
+	if (has)
+		*has = 1;
+	return 0;
+}
+
 static void
 t_write(struct p9_req *r)
 {
@@ -308,6 +817,14 @@ t_write(struct p9_req *r)
 	char *buf, *line, *save = NULL, err[256] = "";
 	int rc = 0;
 
+	if (p9_relay_is_fid(f)) {
+		p9_relay_forward(r);
+		return;
+	}
+	if (f->omode != P9_OWRITE && f->omode != P9_ORDWR) {
+		p9_respond_error(r, EBADF);
+		return;
+	}
 	if (n > 4096) {
 		p9_respond_errmsg(r, E2BIG, "a write of at most 4096 bytes");
 		return;
@@ -321,23 +838,15 @@ t_write(struct p9_req *r)
 		p9_respond_errmsg(r, EINVAL, "a NUL byte in a text file");
 		return;
 	}
-	if (f->q == Q_POLICY) {
-		struct clu_policy p;
-
-		if (clu_policy_parse(buf, &p, err, sizeof err) < 0)
-			rc = EINVAL;
-		else if (p.kind == CLU_PINNED &&
-		         !clu_memb_find(t->mb, p.node)) {
-			snprintf(err, sizeof err,
-			    "policy: no node '%.64s' in the cluster", p.node);
-			rc = ENOENT;
-		} else
-			t->policy = p;
-	} else {
+	if (f->q == Q_POLICY)
+		rc = set_policy(t, &t->policy, NULL, buf, err, sizeof err);
+	else if (f->q == Q_PPOLICY)
+		rc = set_policy(
+		    t, &f->s->pol, &f->s->haspol, buf, err, sizeof err);
+	else
 		for (line = strtok_r(buf, "\n", &save); line && !rc;
 		     line = strtok_r(NULL, "\n", &save))
 			rc = ctl_line(t, line, err, sizeof err);
-	}
 	free(buf);
 	if (rc) {
 		p9_respond_errmsg(r, rc, "%s", err);
@@ -351,18 +860,75 @@ static void
 t_stat(struct p9_req *r)
 {
 	struct tfid *f = r->fid->aux;
-	struct p9_stat *st = &r->out.u.rstat.stat;
 
-	if (f->q == Q_ROOT) {
-		memset(st, 0, sizeof *st);
-		st->qid = qid_of(Q_ROOT);
-		st->mode = files[Q_ROOT].mode;
-		st->name = "/";
-		st->uid = st->gid = st->muid = "root";
-		st->extension = "";
-	} else
-		dirgen(NULL, (uint64_t)f->q - 1, st);
+	if (p9_relay_is_fid(f)) {
+		p9_relay_forward(r);
+		return;
+	}
+	stat_of(f->q, &r->out.u.rstat.stat);
 	p9_respond(r);
+}
+
+static void
+t_clunk(struct p9_req *r)
+{
+	if (p9_relay_is_fid(r->fid->aux)) {
+		p9_relay_forward(r);
+		return;
+	}
+	p9_respond(r);
+}
+
+static void
+t_flush(struct p9_req *old)
+{
+	struct listing *ls;
+
+	if (old->fid && p9_relay_is_fid(old->fid->aux)) {
+		p9_relay_flush(old);
+		return;
+	}
+	/* a listing's open: answered with what came */
+	if ((ls = old->aux) && ls->r == old)
+		listing_done(ls);
+}
+
+static void
+t_other(struct p9_req *r)
+{
+	if (p9_relay_is_fid(r->fid->aux)) {
+		p9_relay_forward(r);
+		return;
+	}
+	p9_respond_error(r, EOPNOTSUPP);
+}
+
+/* .L requests: a node's fid takes them as they are; a fid here as the
+ * 9P2000 request they map onto. */
+static void
+t_dotl(struct p9_req *r)
+{
+	if (p9_relay_is_fid(r->fid->aux)) {
+		p9_relay_forward(r);
+		return;
+	}
+	if (p9_req_map_dotl(r) < 0) {
+		p9_respond_error(r, EOPNOTSUPP);
+		return;
+	}
+	switch (r->in.type) {
+	case P9_TOPEN:
+		t_open(r);
+		break;
+	case P9_TSTAT:
+		t_stat(r);
+		break;
+	case P9_TREAD:
+		t_read(r);
+		break;
+	default:
+		p9_respond_error(r, EOPNOTSUPP);
+	}
 }
 
 static const struct p9_ops ops = {
@@ -371,8 +937,32 @@ static const struct p9_ops ops = {
     .open = t_open,
     .read = t_read,
     .write = t_write,
+    .clunk = t_clunk,
     .stat = t_stat,
+    .wstat = t_other,
+    .remove = t_other,
+    .create = t_other,
+    .flush = t_flush,
     .destroy_fid = destroy_fid,
+    .lopen = t_dotl,
+    .lcreate = t_dotl,
+    .getattr = t_dotl,
+    .setattr = t_dotl,
+    .readdir = t_dotl,
+    .mkdir = t_other,
+    .symlink = t_other,
+    .mknod = t_other,
+    .rename = t_other,
+    .renameat = t_other,
+    .readlink = t_other,
+    .link = t_other,
+    .unlinkat = t_other,
+    .fsync = t_other,
+    .statfs = t_other,
+    .xattrwalk = t_other,
+    .xattrcreate = t_other,
+    .lock = t_other,
+    .getlock = t_other,
 };
 
 const struct p9_ops *

@@ -47,6 +47,8 @@ struct config {
 static struct p9_srv *srv;
 static struct clu_memb *mb;
 static struct clu_tree *tree;
+static struct p9_relay *relay;
+static struct p9_tls_ctx *ctls;
 static uv_signal_t sigs[2];
 
 static void
@@ -191,6 +193,9 @@ closed(void *arg)
 
 	for (i = 0; i < 2; i++)
 		uv_close((uv_handle_t *)&sigs[i], NULL);
+	/* no connection uses the relay now: its links go, so the loop ends */
+	p9_relay_close(relay);
+	relay = NULL;
 }
 
 static void
@@ -249,7 +254,7 @@ main(int argc, char **argv)
 	struct clu_memb_opts mo;
 	struct clu_policy pol;
 	struct p9_srv_opts so;
-	struct p9_tree trees[1];
+	struct p9_tree trees[2];
 	struct p9_addr a;
 	int ch, i, rc;
 
@@ -360,6 +365,11 @@ main(int argc, char **argv)
 	mo.gossip_ms = (unsigned)c.gossip_ms;
 	mo.changed = on_change;
 	mb = clu_memb_new(uv_default_loop(), &mo, err, sizeof err);
+	/* nodes are reached as the relay reaches them: TLS, the key */
+	if (mb && !(ctls = p9_tls_ctx_new(0, key, NULL, err, sizeof err))) {
+		fprintf(stderr, "unum-clusterd: %s\n", err);
+		return 1;
+	}
 	OPENSSL_cleanse(key, sizeof key);
 	OPENSSL_cleanse(prev, sizeof prev);
 	if (!mb) {
@@ -374,13 +384,21 @@ main(int argc, char **argv)
 			return 1;
 		}
 
-	tree = clu_tree_new(mb, &pol);
+	{
+		struct p9_relay_opts ro = {.tls = ctls, .anon_uid = 65534,
+		    .anon_gid = 65534};
+
+		if (!(relay = p9_relay_new(uv_default_loop(), &ro)))
+			abort();
+	}
+	tree = clu_tree_new(uv_default_loop(), mb, relay, &pol);
 	trees[0] = (struct p9_tree){.aname = "cluster", .ops = clu_tree_ops(),
-	    .aux = tree};
+	    .aux = tree, .forward = 1};
+	trees[1] = (struct p9_tree){.aname = "proc", .ops = clu_tree_ops(),
+	    .aux = tree, .forward = 1};
 	memset(&so, 0, sizeof so);
 	so.trees = trees;
-	so.ntrees = 1;
-	so.msize = 64 * 1024;
+	so.ntrees = 2;
 	so.idle_secs = 600;
 	so.trace = c.trace;
 	so.name = "unum-clusterd";
@@ -414,6 +432,7 @@ main(int argc, char **argv)
 
 	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
 	clu_tree_free(tree);
+	p9_tls_ctx_free(ctls);
 	for (i = 0; i < c.njoin; i++)
 		free(c.join[i]);
 	uv_loop_close(uv_default_loop());
