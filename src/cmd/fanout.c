@@ -1,6 +1,7 @@
 /*
- * fanout.c - "unum run -w LIST": one command on many nodes at once, as pdsh
- * and clush do.  Each node's run is an "unum run -N -n NODE" of its own (so
+ * fanout.c - "unum run -w LIST", "-a" and "-N COUNT": one command on many
+ * nodes at once, as pdsh and clush do.  Each node's run is an "unum run
+ * --no-stdin -n NODE" of its own (so
  * every node gets exactly what a single run gives: relayed output, signals,
  * its exit status), at most `width` at a time.  Their lines come out
  * labelled with the node as they arrive, or, with -b, gathered per node
@@ -30,7 +31,8 @@ struct out {
 };
 
 struct job {
-	const char *node;
+	const char *node; /* its label */
+	const char *addr; /* for -n */
 	pid_t pid;      /* 0: not started or reaped */
 	int status;     /* exit status as a shell reports it */
 	int done;
@@ -108,8 +110,8 @@ expand(char ***v, size_t *n, const char *item, char *err, size_t cap)
 
 /* Expands "a,n[01-16],b[1,3-5]" into *nodes (n of them, to free).  -1
  * with one line in err. */
-static int
-nodelist(const char *spec, char ***nodes, size_t *n, char *err, size_t cap)
+int
+unum_nodelist(const char *spec, char ***nodes, size_t *n, char *err, size_t cap)
 {
 	char *s = strdup(spec), *save = NULL, *item, *p;
 	int depth = 0;
@@ -197,9 +199,9 @@ job_start(struct job *j, char **cmd, char *self)
 		abort();
 	argv[0] = "unum";
 	argv[1] = "run";
-	argv[2] = "-N";
+	argv[2] = "--no-stdin";
 	argv[3] = "-n";
-	argv[4] = (char *)j->node;
+	argv[4] = (char *)j->addr;
 	argv[5] = "--";
 	memcpy(argv + 6, cmd, (size_t)n * sizeof *argv);
 	if (pipe2(p[0], O_CLOEXEC) < 0 || pipe2(p[1], O_CLOEXEC) < 0) {
@@ -258,10 +260,11 @@ print_groups(struct job *jobs, size_t n)
 }
 
 int
-unum_fanout(const char *spec, int gather, int width, char **cmd)
+unum_fanout(char **labels, char **addrs, size_t n, int gather, int width,
+    char **cmd)
 {
-	char err[512], self[4096], **nodes;
-	size_t n, i, started = 0, finished = 0;
+	char self[4096];
+	size_t i, started = 0, finished = 0;
 	struct job *jobs;
 	struct pollfd *pf;
 	size_t *pj;
@@ -269,10 +272,6 @@ unum_fanout(const char *spec, int gather, int width, char **cmd)
 	sigset_t set;
 	ssize_t k;
 
-	if (nodelist(spec, &nodes, &n, err, sizeof err) < 0) {
-		fprintf(stderr, "unum: %s\n", err);
-		return 255;
-	}
 	if ((k = readlink("/proc/self/exe", self, sizeof self - 1)) < 0) {
 		fprintf(stderr, "unum: cannot find myself: %s\n", strerror(errno));
 		return 255;
@@ -285,7 +284,8 @@ unum_fanout(const char *spec, int gather, int width, char **cmd)
 	if (!jobs || !pf || !pj || !pw)
 		abort();
 	for (i = 0; i < n; i++) {
-		jobs[i].node = nodes[i];
+		jobs[i].node = labels[i];
+		jobs[i].addr = addrs[i];
 		jobs[i].o[0].fd = jobs[i].o[1].fd = -1;
 	}
 	/* signals go on to every run, which sends them to its node */
@@ -388,9 +388,7 @@ unum_fanout(const char *spec, int gather, int width, char **cmd)
 			status = jobs[i].status;
 		free(jobs[i].o[0].buf);
 		free(jobs[i].o[1].buf);
-		free(nodes[i]);
 	}
-	free(nodes);
 	free(jobs);
 	free(pf);
 	free(pj);

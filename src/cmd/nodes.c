@@ -11,7 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "9p/p9.h"
+#include "cluster/cluster.h"
 #include "run.h"
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -121,6 +124,75 @@ field(const char *line, const char *key, char *v, size_t cap)
 		if (*p == '\n')
 			return;
 	}
+}
+
+int
+unum_cluster_here(void)
+{
+	struct stat st;
+
+	return stat(unum_cluster_socket(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static enum clu_state
+state_of(const char *s)
+{
+	return !strcmp(s, "alive")     ? CLU_ALIVE
+	       : !strcmp(s, "suspect") ? CLU_SUSPECT
+	       : !strcmp(s, "left")    ? CLU_LEFT
+	                               : CLU_DEAD;
+}
+
+void
+unum_members(struct clu_member **out, size_t *n)
+{
+	struct p9_cl *cl;
+	uint32_t root;
+	char *text, *line, *save = NULL;
+	size_t len, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	cl = unum_cluster_connect("cluster", &root);
+	if ((rc = unum_read_text(cl, root, "members", &text, &len)) < 0)
+		die("cannot read the members: %s", p9_cl_strerror(rc));
+	p9_cl_close(cl);
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct clu_member *m;
+		char v[CLU_LABELS_MAX];
+
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			if (!(*out = realloc(*out, cap * sizeof **out)))
+				abort();
+		}
+		m = &(*out)[*n];
+		memset(m, 0, sizeof *m);
+		field(line, "name", m->name, sizeof m->name);
+		if (!*m->name)
+			continue;
+		field(line, "addr", m->addr, sizeof m->addr);
+		field(line, "state", v, sizeof v);
+		m->state = state_of(v);
+		field(line, "arch", m->m.arch, sizeof m->m.arch);
+		field(line, "ncpu", v, sizeof v);
+		m->m.ncpu = (uint16_t)strtoul(v, NULL, 10);
+		field(line, "load", v, sizeof v);
+		m->m.load = (uint32_t)(strtod(v, NULL) * 1000 + 0.5);
+		field(line, "memfree", v, sizeof v);
+		m->m.memfree = strtoull(v, NULL, 10);
+		field(line, "drain", v, sizeof v);
+		m->m.drain = !strcmp(v, "1");
+		field(line, "labels", m->m.labels, sizeof m->m.labels);
+		if (!strcmp(m->m.labels, "-"))
+			*m->m.labels = '\0';
+		field(line, "self", v, sizeof v);
+		m->self = !strcmp(v, "1");
+		(*n)++;
+	}
+	free(text);
 }
 
 static void

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -23,6 +24,7 @@
 #include <uv.h>
 
 #include "9p/p9.h"
+#include "cluster/cluster.h"
 #include "run.h"
 
 
@@ -84,6 +86,7 @@ struct run {
 	struct unum_route rt;
 	const char *cmd;  /* the program, for messages */
 	char *text;       /* the spawn, one write to ctl */
+	char *policy;     /* placement for this run (through the cluster) */
 	int tty;          /* -t: the program runs on a terminal */
 	int use_stdin;
 	uint32_t root, ctl, wait;
@@ -185,6 +188,23 @@ spawn_text(char **argv, int close_stdin, int tty)
 		bad |= put_word(&buf, &len, &cap, cwd);
 		bad |= put_text(&buf, &len, &cap, "\n");
 	}
+	{
+		char host[256];
+
+		/* where it came from, for ps -a */
+		if (gethostname(host, sizeof host) == 0 && !bad) {
+			host[sizeof host - 1] = '\0';
+			host[strcspn(host, ".")] = '\0';
+			if (*host && strspn(host, "abcdefghijklmnopqrstuvwxyz"
+			                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			                          "0123456789-_") == strlen(host) &&
+			    strlen(host) < 64) {
+				bad |= put_text(&buf, &len, &cap, "origin ");
+				bad |= put_text(&buf, &len, &cap, host);
+				bad |= put_text(&buf, &len, &cap, "\n");
+			}
+		}
+	}
 	if (close_stdin)
 		bad |= put_text(&buf, &len, &cap, "close stdin\n");
 	if (tty) {
@@ -221,25 +241,39 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: unum run [-Nt] [-n NODE|ADDR] CMD [ARG...]\n"
-	    "       unum run -w LIST [-b] [-f N] CMD [ARG...]\n"
+	    "usage: unum run [-t] [-n NODE|ADDR] [-p POLICY] CMD [ARG...]\n"
+	    "       unum run -a | -w LIST | -N COUNT [-b] [-f N] CMD [ARG...]\n"
 	    "Runs CMD on a node as if here: output, input, signals and exit "
 	    "status.\n"
-	    "  -n, --node ADDR   the node's address: unix:PATH, PATH, "
-	    "HOST[:PORT]\n"
-	    "                    (default $UNUM_ADDR, else " UNUM_SOCKET
-	    ")\n"
-	    "  -N, --no-stdin    give CMD an empty stdin (as ssh -n)\n"
+	    "Where: with unum-clusterd on this node ($UNUM_CLUSTER, else "
+	    UNUM_CLUSTER_SOCKET "),\n"
+	    "the node its placement policy chooses; else this node.\n"
+	    "  -n, --node NODE   a node of the cluster by name, or any node's "
+	    "address:\n"
+	    "                    unix:PATH, PATH, HOST[:PORT] (default "
+	    "$UNUM_ADDR)\n"
+	    "  -p, --policy P    placement for this run: local, spread, "
+	    "roundrobin,\n"
+	    "                    node NAME, and arch=A label=L mem=SIZE\n"
+	    "      --no-stdin    give CMD an empty stdin (as ssh -n)\n"
 	    "  -t, --tty         run CMD on a terminal (for vi, top, shells)\n"
+	    "  -a, --all         run CMD on every live node of the cluster "
+	    "(not\n"
+	    "                    draining ones)\n"
 	    "  -w, --nodes LIST  run CMD on each node of LIST at once: names,\n"
-	    "                    commas and ranges (n[01-16],10.0.0.[1-4]:5640);\n"
-	    "                    each line labelled NODE: (stdin is not read)\n"
-	    "  -b, --gather      with -w: each output once, for the nodes that\n"
+	    "                    commas and ranges (n[01-16],10.0.0.[1-4]:5640)\n"
+	    "  -N, --copies N    run N copies of CMD, placed by the policy\n"
+	    "                    (with -a, -w, -N: each line labelled NODE:, "
+	    "stdin\n"
+	    "                    not read)\n"
+	    "  -b, --gather      with -a, -w, -N: each output once, for the "
+	    "nodes that\n"
 	    "                    printed the same (as clush -b)\n"
-	    "  -f, --fanout N    with -w: at most N nodes at a time (default 64)\n"
+	    "  -f, --fanout N    at most N nodes at a time (default 64)\n"
 	    "  -h, --help        this help\n"
 	    "Exit status: CMD's; 128+N if it died of signal N; 255 if unum "
-	    "failed; with -w the highest of the nodes'.\n");
+	    "failed (255 also when CMD's node was lost); with -a, -w, -N the "
+	    "highest of the runs'.\n");
 }
 
 /* TLS for a connection to a: a client context with the cluster key
@@ -789,6 +823,18 @@ cloned(void *arg, int err, struct p9_fcall *rep)
 }
 
 static void
+unanswered(void *arg, int err, struct p9_fcall *rep)
+{
+}
+
+static void
+placed(void *arg, int err, struct p9_fcall *rep)
+{
+	if (err)
+		die("%s", why(err, rep));
+}
+
+static void
 connected(void *arg, struct p9_client *c, int err)
 {
 	struct run *r = arg;
@@ -814,6 +860,15 @@ connected(void *arg, struct p9_client *c, int err)
 	t.u.attach.aname = r->rt.aname;
 	t.u.attach.n_uname = (uint32_t)geteuid();
 	call(r, &t, attached, r);
+	if (r->policy) {
+		/* this attach's placement, before its clone: no round trip */
+		uint32_t pf = p9_client_fid_new(c);
+
+		walk(r, r->root, pf, "policy", NULL, placed, r);
+		open_fid(r, pf, P9_OWRITE, placed, r);
+		write_fid(r, pf, r->policy, strlen(r->policy), placed, r);
+		clunk_fid(r, pf, unanswered, NULL);
+	}
 	walk(r, r->root, r->ctl, "clone", NULL, cloned, r);
 	open_fid(r, r->ctl, P9_ORDWR, cloned, r);
 	write_fid(r, r->ctl, r->text, strlen(r->text), spawned, r);
@@ -824,14 +879,144 @@ connected(void *arg, struct p9_client *c, int err)
 			forward(r, sig);
 }
 
+/* A node given by name, not address: letters, digits, '-', '_', '.',
+ * and not an IPv4 address. */
+static int
+node_name(const char *s)
+{
+	struct in_addr a;
+
+	return *s &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789-_.") == strlen(s) &&
+	       inet_pton(AF_INET, s, &a) != 1;
+}
+
+/* The run goes through this node's unum-clusterd: it runs, no address
+ * is set ($UNUM_ADDR), and the node, if any, is a name. */
+static int
+by_cluster(const char *node, const char *policy)
+{
+	const char *env = getenv("UNUM_ADDR");
+
+	if (!unum_cluster_here())
+		return 0;
+	if (node)
+		return node_name(node);
+	return policy || !env || !*env;
+}
+
+/* -a, -w LIST, -N COUNT: the nodes, then the fan-out. */
+static int
+fan(const char *list, int all, long copies, const char *policy, int gather,
+    int width, char **cmd)
+{
+	struct clu_member *m = NULL, **mp = NULL;
+	char **labels = NULL, **addrs = NULL, err[512];
+	size_t nm = 0, n = 0, i, k;
+	int rc;
+
+	if (all || copies || (list && unum_cluster_here()))
+		unum_members(&m, &nm);
+	if (list && unum_nodelist(list, &labels, &n, err, sizeof err) < 0) {
+		fprintf(stderr, "unum: %s\n", err);
+		return 255;
+	}
+	if (list) {
+		/* names of members go to their unumd's address */
+		if (!(addrs = calloc(n, sizeof *addrs)))
+			abort();
+		for (i = 0; i < n; i++) {
+			for (k = 0; k < nm && strcmp(m[k].name, labels[i]); k++)
+				;
+			addrs[i] = k < nm ? m[k].addr : labels[i];
+		}
+	} else if (all) {
+		if (!(labels = calloc(nm, sizeof *labels)) ||
+		    !(addrs = calloc(nm, sizeof *addrs)))
+			abort();
+		for (i = 0; i < nm; i++)
+			if (m[i].state == CLU_ALIVE && !m[i].m.drain) {
+				labels[n] = m[i].name;
+				addrs[n++] = m[i].addr;
+			}
+		if (n == 0) {
+			fprintf(stderr, "unum: -a: no live node in the cluster\n");
+			return 255;
+		}
+	} else {
+		/* COUNT copies placed here, by the cluster's policy and the
+		 * members' view, as the daemon would place them one by one */
+		struct clu_policy p, over;
+		struct p9_cl *cl;
+		uint32_t root;
+		char *text;
+		size_t len;
+		unsigned rr = 0;
+
+		cl = unum_cluster_connect("proc", &root);
+		if ((rc = unum_read_text(cl, root, "policy", &text, &len)) < 0) {
+			fprintf(stderr, "unum: the cluster's policy: %s\n",
+			    p9_cl_strerror(rc));
+			return 255;
+		}
+		p9_cl_close(cl);
+		text[strcspn(text, "\n")] = '\0';
+		if (clu_policy_parse(text, &p, err, sizeof err) < 0 ||
+		    (policy && clu_policy_parse(policy, &over, err, sizeof err) < 0)) {
+			fprintf(stderr, "unum: %s\n", err);
+			return 255;
+		}
+		free(text);
+		if (policy)
+			clu_policy_merge(&p, &over);
+		if (!(mp = calloc(nm, sizeof *mp)) ||
+		    !(labels = calloc((size_t)copies, sizeof *labels)) ||
+		    !(addrs = calloc((size_t)copies, sizeof *addrs)))
+			abort();
+		for (i = 0; i < nm; i++)
+			mp[i] = &m[i];
+		for (n = 0; n < (size_t)copies; n++) {
+			struct clu_member *c =
+			    clu_place(mp, (unsigned)nm, &p, &rr, 0);
+
+			if (!c) {
+				char ps[300];
+
+				clu_policy_format(&p, ps, sizeof ps);
+				fprintf(stderr, "unum: placement '%s': %s\n", ps,
+				    errno == ENOENT ? "no such node"
+				    : errno == EHOSTUNREACH
+				        ? "the node is not alive"
+				        : "no live member meets it");
+				return 255;
+			}
+			labels[n] = c->name;
+			addrs[n] = c->addr;
+		}
+	}
+	rc = unum_fanout(labels, addrs, n, gather, width, cmd);
+	if (list)
+		for (i = 0; i < n; i++)
+			free(labels[i]);
+	free(labels);
+	free(addrs);
+	free(mp);
+	free(m);
+	return rc;
+}
+
 int
 unum_run(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 	    {"node", required_argument, NULL, 'n'},
-	    {"no-stdin", no_argument, NULL, 'N'},
+	    {"no-stdin", no_argument, NULL, 'I'},
 	    {"tty", no_argument, NULL, 't'},
 	    {"nodes", required_argument, NULL, 'w'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"copies", required_argument, NULL, 'N'},
+	    {"policy", required_argument, NULL, 'p'},
 	    {"gather", no_argument, NULL, 'b'},
 	    {"fanout", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
@@ -840,39 +1025,51 @@ unum_run(int argc, char **argv)
 	static struct run r;
 	struct p9_client_opts o;
 	sigset_t set;
-	int ch, nostdin = 0, rc, gather = 0, width = 64;
+	int ch, nostdin = 0, rc, gather = 0, width = 64, all = 0;
+	long copies = 0;
 	const char *list = NULL;
 
 	memset(&r, 0, sizeof r);
 	r.status = -1;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+n:Nthw:bf:", lopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+n:N:p:athw:bf:", lopts, NULL)) !=
 	       -1) {
 		switch (ch) {
 		case 'w':
 			list = optarg;
 			break;
+		case 'a':
+			all = 1;
+			break;
 		case 'b':
 			gather = 1;
 			break;
-		case 'f': {
+		case 'f':
+		case 'N': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
+			long max = ch == 'f' ? 4096 : 65536;
 
-			if (end == optarg || *end || v < 1 || v > 4096) {
+			if (end == optarg || *end || v < 1 || v > max) {
 				fprintf(stderr,
-				    "unum: -f wants a number from 1 to 4096, "
+				    "unum: -%c wants a number from 1 to %ld, "
 				    "not '%s'\n",
-				    optarg);
+				    ch, max, optarg);
 				return 255;
 			}
-			width = (int)v;
+			if (ch == 'f')
+				width = (int)v;
+			else
+				copies = v;
 			break;
 		}
 		case 'n':
 			r.addr = optarg;
 			break;
-		case 'N':
+		case 'p':
+			r.policy = optarg;
+			break;
+		case 'I':
 			nostdin = 1;
 			break;
 		case 't':
@@ -890,21 +1087,48 @@ unum_run(int argc, char **argv)
 		usage(stderr);
 		return 255;
 	}
-	if (list && (r.addr || r.tty)) {
-		fprintf(stderr, "unum: -w runs on its list of nodes: not with "
+	if ((!!list + all + !!copies) > 1) {
+		fprintf(stderr, "unum: -a, -w and -N: one of them\n");
+		return 255;
+	}
+	if ((list || all || copies) && (r.addr || r.tty)) {
+		fprintf(stderr, "unum: -a, -w and -N choose the nodes: not with "
 		                "-n or -t\n");
 		return 255;
 	}
-	if (list)
-		return unum_fanout(list, gather, width, argv + optind);
+	if (list || all || copies)
+		return fan(list, all, copies, r.policy, gather, width,
+		    argv + optind);
 	if (gather) {
-		fprintf(stderr, "unum: -b gathers the output of -w\n");
+		fprintf(stderr, "unum: -b gathers the output of -a, -w or -N\n");
 		return 255;
 	}
 	r.cmd = argv[optind];
-	{
+	if (by_cluster(r.addr, r.policy)) {
+		/* the cluster places it: pinned by name, or by the policy */
+		static char pol[512];
+
+		if (r.addr)
+			snprintf(pol, sizeof pol, "node '%s'%s%s", r.addr,
+			    r.policy ? " " : "", r.policy ? r.policy : "");
+		if (r.addr || r.policy)
+			r.policy = pol[0] ? pol : r.policy;
+		if (p9_addr_parse(&r.rt.a, unum_cluster_socket(), 0) < 0 ||
+		    !r.rt.a.is_unix)
+			die("$UNUM_CLUSTER: '%s' is not a Unix socket path",
+			    unum_cluster_socket());
+		snprintf(r.rt.aname, sizeof r.rt.aname, "proc");
+		snprintf(r.rt.where, sizeof r.rt.where,
+		    "the cluster daemon (%s)", unum_cluster_socket());
+		r.rt.shown = r.addr ? r.addr : "the cluster";
+		r.addr = r.rt.shown;
+	} else {
 		const char *given = r.addr;
 
+		if (r.policy)
+			die("-p places through unum-clusterd, and this node "
+			    "runs none (%s)",
+			    unum_cluster_socket());
 		if (unum_route(given, "proc", &r.rt) < 0)
 			die("bad node address '%s'",
 			    given ? given : getenv("UNUM_ADDR"));

@@ -15,15 +15,21 @@
 
 /* Runs argv (argv[0] is "run") and returns or exits with the status. */
 int unum_run(int argc, char **argv);
-/* "unum run -w LIST": cmd on every node of the list (fanout.c), at most
- * width at once; lines labelled with the node, or with gather (-b) each
- * node's output once per group of nodes that printed the same.  Returns
- * the highest exit status. */
-int unum_fanout(const char *list, int gather, int width, char **cmd);
+/* cmd on n nodes at once (fanout.c): each an "unum run -n addrs[i]",
+ * at most width at once; lines labelled with labels[i], or with gather
+ * (-b) each output once per group of nodes that printed the same.
+ * Returns the highest exit status. */
+int unum_fanout(char **labels, char **addrs, size_t n, int gather, int width,
+    char **cmd);
+/* Expands "a,n[01-16],b[1,3-5]" into *nodes (n of them, malloc'd).  -1
+ * with one line in err. */
+int unum_nodelist(const char *spec, char ***nodes, size_t *n, char *err,
+    size_t cap);
 
 /* "unum ps" and "unum kill" (ps.c). */
 int unum_ps(int argc, char **argv);
 int unum_kill(int argc, char **argv);
+int unum_wait(int argc, char **argv);
 
 /* "unum nodes", and "unum drain|undrain|join" (argv[0] names which)
  * (nodes.c), through this node's unum-clusterd: $UNUM_CLUSTER, else
@@ -34,6 +40,12 @@ int unum_cluster_ctl(int argc, char **argv);
 const char *unum_cluster_socket(void);
 /* Attaches tree of the cluster daemon; on failure one line and exit 255. */
 struct p9_cl *unum_cluster_connect(const char *tree, uint32_t *root);
+/* 1 if this node runs unum-clusterd (its socket is there). */
+int unum_cluster_here(void);
+/* The members as the cluster daemon sees them (*out malloc'd, n of them);
+ * on failure one line and exit 255. */
+struct clu_member;
+void unum_members(struct clu_member **out, size_t *n);
 /* The whole of file path (from root) into *out (malloc'd, NUL-ended). 0
  * or -errno. */
 int unum_read_text(

@@ -46,8 +46,11 @@ usage(FILE *f)
 	    "else " UNUM_SOCKET ")\n"
 	    "  run [-N] [-n NODE] CMD ARG...\n"
 	    "      run CMD on a node as if here (see unum run --help)\n"
-	    "  ps [-n NODE] [--json]       your processes on a node\n"
-	    "  kill [-n NODE] [-SIG] ID... signal processes on a node\n"
+	    "  ps [-a | -n NODE] [--json]  your processes on a node (-a: the "
+	    "cluster)\n"
+	    "  kill [-n NODE] [-SIG] ID... signal processes (N, or NODE.N "
+	    "anywhere)\n"
+	    "  wait [-n NODE] ID...        wait for processes to end\n"
 	    "  mount [-f] [-o OPTS] ADDR[:ANAME] DIR\n"
 	    "      a node's files (or processes: ANAME proc) on DIR (FUSE)\n"
 	    "  umount DIR                  undo a mount\n"
@@ -675,6 +678,8 @@ main(int argc, char **argv)
 		return unum_ps(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "kill"))
 		return unum_kill(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "wait"))
+		return unum_wait(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "nodes"))
 		return unum_nodes(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "drain") || !strcmp(argv[1], "undrain") ||

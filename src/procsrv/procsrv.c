@@ -101,6 +101,7 @@ struct config {
 	int persist;
 	int tty; /* run on a pseudo-terminal of rows x cols */
 	unsigned short rows, cols;
+	char origin[64]; /* the node it came from, as the client says */
 };
 
 struct slot {
@@ -122,6 +123,7 @@ struct slot {
 	struct stream out, err;
 	char wait[256];
 	int done;
+	uint64_t cpu_ms; /* once ended: user and system time */
 	struct held *waiters;
 	uv_timer_t killtimer;
 	char cg[1500]; /* its cgroup v2, "" if none */
@@ -465,24 +467,64 @@ quote(char *out, size_t cap, const char *w)
 	out[n < cap ? n : cap - 1] = '\0';
 }
 
+/* A small file of /proc/PID into buf (cap bytes, NUL-ended); its length. */
+static ssize_t
+proc_file(pid_t pid, const char *name, char *buf, size_t cap)
+{
+	char path[64];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, cap - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* CPU time (ms, user and system) and resident memory (KiB) of a running
+ * process, from /proc/PID/stat. */
+static void
+usage_of(pid_t pid, uint64_t *cpu_ms, uint64_t *rss_kb)
+{
+	char buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	long long rss = 0;
+	long tck = sysconf(_SC_CLK_TCK), pg = sysconf(_SC_PAGESIZE);
+
+	*cpu_ms = *rss_kb = 0;
+	if (proc_file(pid, "stat", buf, sizeof buf) <= 0 ||
+	    !(p = strrchr(buf, ')')))
+		return;
+	/* after "pid (comm)": state, then fields 4.. ; utime 14, stime 15,
+	 * rss 24 */
+	if (sscanf(p + 2,
+	        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d "
+	        "%*d %*d %*d %*d %*u %*u %lld",
+	        &ut, &st, &rss) != 3)
+		return;
+	*cpu_ms = tck > 0 ? (ut + st) * 1000 / (unsigned long long)tck : 0;
+	*rss_kb = rss > 0 ? (uint64_t)rss * (uint64_t)pg / 1024 : 0;
+}
+
 /* The command: while it runs, the name of what the process is now (after
- * an exec, as ps shows it); before and after, argv[0]. */
+ * an exec, as ps shows it); before and after, argv[0].  CPU time in ms
+ * (so far, or in all once ended), RSS in KiB while it runs. */
 static void
 status_line(const struct slot *s, char *out, size_t cap)
 {
-	char cmd[256] = "", comm[64] = "", path[64];
-	int fd;
+	char cmd[256] = "", comm[64] = "";
+	uint64_t cpu = s->cpu_ms, rss = 0;
 	ssize_t n = 0;
 
 	if (s->state == S_RUNNING && s->pid > 0) {
-		snprintf(path, sizeof path, "/proc/%d/comm", (int)s->pid);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-			n = read(fd, comm, sizeof comm - 1);
-			close(fd);
-		}
+		n = proc_file(s->pid, "comm", comm, sizeof comm);
 		if (n > 0 && comm[n - 1] == '\n')
-			n--;
-		comm[n > 0 ? n : 0] = '\0';
+			comm[n - 1] = '\0';
+		if (!s->done)
+			usage_of(s->pid, &cpu, &rss);
 	}
 	if (*comm)
 		quote(cmd, sizeof cmd, comm);
@@ -490,8 +532,10 @@ status_line(const struct slot *s, char *out, size_t cap)
 		quote(cmd, sizeof cmd, s->c.argv[0]);
 	else
 		snprintf(cmd, sizeof cmd, "-");
-	snprintf(out, cap, "%u %d %s %u %s %s\n", s->id, (int)s->pid,
-	    sname[s->state], (unsigned)s->uid, s->ps->node, cmd);
+	snprintf(out, cap, "%u %d %s %u %s %llu %llu %s %s\n", s->id,
+	    (int)s->pid, sname[s->state], (unsigned)s->uid, s->ps->node,
+	    (unsigned long long)cpu, (unsigned long long)rss,
+	    *s->c.origin ? s->c.origin : "-", cmd);
 }
 
 static char *
@@ -756,6 +800,15 @@ ctl_line(enum state st, char *line, struct config *c, struct actions *a,
 			a->close_stdin = 1;
 	} else if (!strcmp(w[0], "persist")) {
 		c->persist = 1;
+	} else if (!strcmp(w[0], "origin")) {
+		if (n != 2 || strlen(w[1]) >= sizeof c->origin ||
+		    strspn(w[1], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                 "0123456789-_.") != strlen(w[1])) {
+			snprintf(err, cap, "origin: want one node name");
+			rc = -EINVAL;
+			goto out;
+		}
+		strcpy(c->origin, w[1]);
 	} else if (!strcmp(w[0], "tty") || !strcmp(w[0], "winsize")) {
 		unsigned long long rows, cols;
 
@@ -1233,6 +1286,8 @@ on_pidfd(uv_poll_t *p, int status, int events)
 	close(s->pidfd);
 	s->pidfd = -1;
 	uv_timer_stop(&s->killtimer);
+	s->cpu_ms = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	            (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
 	snprintf(res, sizeof res, " utime %ld.%06ld stime %ld.%06ld maxrss %ld",
 	    (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec,
 	    (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec, ru.ru_maxrss);

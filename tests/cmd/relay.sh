@@ -52,7 +52,7 @@ pids="$pids $rpid"
 i=0
 while [ ! -s "$tmp/rootout" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 rid=$(R "$UNUM" ps -n "$B" --json | tr '}' '\n' |
-	sed -n 's/.*"id":\([0-9]*\).*"command":"sleep".*/\1/p' | head -1)
+	sed -n 's/.*"id":"\([0-9]*\)".*"command":"sleep".*/\1/p' | head -1)
 [ -n "$rid" ] && ok "ps through the relay shows root's process ($rid)" ||
 	notok "ps through the relay shows root's process"
 same "$(R "${NOBODY[@]}" "$UNUM" ps -n "$B" --json | grep -c '"sleep"')" "0" \

@@ -151,7 +151,7 @@ timeout 60 "$UNUM" run -n "$t_sock" sleep 30 </dev/null >/dev/null 2>&1 &
 rootrun=$!
 pids="$pids $rootrun"
 sleep 1
-slot=$("$UNUM" ps -n "$t_sock" --json | sed -n 's/.*"id": *\([0-9]*\).*/\1/p' | tail -1)
+slot=$("$UNUM" ps -n "$t_sock" --json | tr '}' '\n' | sed -n 's/.*"id": *"\([0-9]*\)".*/\1/p' | tail -1)
 out=$("$tmp/flood" peek "127.0.0.1:$t_port" 65534 "$slot" 2>&1)
 same "$out" "read: No such file or directory
 signal: No such file or directory" \
