@@ -247,12 +247,12 @@ unum_nodes(int argc, char **argv)
 			usage_nodes(stdout);
 			return 0;
 		default:
-			usage_nodes(stderr);
+			fprintf(stderr, "usage: unum nodes [--json]\n");
 			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage_nodes(stderr);
+		fprintf(stderr, "usage: unum nodes [--json]\n");
 		return 2;
 	}
 	cl = unum_cluster_connect("cluster", &root);

@@ -162,7 +162,13 @@ put_text(char **buf, size_t *len, size_t *cap, const char *t)
 	return 0;
 }
 
-/* The ctl text of a whole spawn: argv, env, dir, exec. */
+/* Paths the program sees as they are here, when it runs on another node
+ * (ns): the working directory, $HOME, and -i's. */
+static const char *ns_from;
+static char *ns_paths[20];
+static int ns_n;
+
+/* The ctl text of a whole spawn: argv, env, dir, ns, exec. */
 static char *
 spawn_text(char **argv, int close_stdin, int tty)
 {
@@ -204,6 +210,13 @@ spawn_text(char **argv, int close_stdin, int tty)
 				bad |= put_text(&buf, &len, &cap, "\n");
 			}
 		}
+	}
+	if (ns_from && ns_n > 0 && !bad) {
+		bad |= put_text(&buf, &len, &cap, "ns");
+		bad |= put_word(&buf, &len, &cap, ns_from);
+		for (i = 0; i < ns_n && !bad; i++)
+			bad |= put_word(&buf, &len, &cap, ns_paths[i]);
+		bad |= put_text(&buf, &len, &cap, "\n");
 	}
 	if (close_stdin)
 		bad |= put_text(&buf, &len, &cap, "close stdin\n");
@@ -255,6 +268,11 @@ usage(FILE *f)
 	    "  -p, --policy P    placement for this run: local, spread, "
 	    "roundrobin,\n"
 	    "                    node NAME, and arch=A label=L mem=SIZE\n"
+	    "  -i, --import PATH on another node CMD sees this node's PATH "
+	    "there too\n"
+	    "                    (as it does the working directory and "
+	    "$HOME)\n"
+	    "      --no-import   it sees that node's files only\n"
 	    "      --no-stdin    give CMD an empty stdin (as ssh -n)\n"
 	    "  -t, --tty         run CMD on a terminal (for vi, top, shells)\n"
 	    "  -a, --all         run CMD on every live node of the cluster "
@@ -1017,6 +1035,8 @@ unum_run(int argc, char **argv)
 	    {"all", no_argument, NULL, 'a'},
 	    {"copies", required_argument, NULL, 'N'},
 	    {"policy", required_argument, NULL, 'p'},
+	    {"import", required_argument, NULL, 'i'},
+	    {"no-import", no_argument, NULL, 'X'},
 	    {"gather", no_argument, NULL, 'b'},
 	    {"fanout", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
@@ -1025,14 +1045,15 @@ unum_run(int argc, char **argv)
 	static struct run r;
 	struct p9_client_opts o;
 	sigset_t set;
-	int ch, nostdin = 0, rc, gather = 0, width = 64, all = 0;
+	int ch, nostdin = 0, rc, gather = 0, width = 64, all = 0, noimport = 0;
+	int remote = 0;
 	long copies = 0;
 	const char *list = NULL;
 
 	memset(&r, 0, sizeof r);
 	r.status = -1;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+n:N:p:athw:bf:", lopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+n:N:p:i:athw:bf:", lopts, NULL)) !=
 	       -1) {
 		switch (ch) {
 		case 'w':
@@ -1069,6 +1090,17 @@ unum_run(int argc, char **argv)
 		case 'p':
 			r.policy = optarg;
 			break;
+		case 'i':
+			if (optarg[0] != '/' || ns_n >= 16) {
+				fprintf(stderr, "unum: -i wants an absolute path "
+				                "(16 at most)\n");
+				return 255;
+			}
+			ns_paths[ns_n++] = optarg;
+			break;
+		case 'X':
+			noimport = 1;
+			break;
 		case 'I':
 			nostdin = 1;
 			break;
@@ -1104,7 +1136,7 @@ unum_run(int argc, char **argv)
 		return 255;
 	}
 	r.cmd = argv[optind];
-	if (by_cluster(r.addr, r.policy)) {
+	if ((remote = by_cluster(r.addr, r.policy))) {
 		/* the cluster places it: pinned by name, or by the policy */
 		static char pol[512];
 
@@ -1133,6 +1165,32 @@ unum_run(int argc, char **argv)
 			die("bad node address '%s'",
 			    given ? given : getenv("UNUM_ADDR"));
 		r.addr = r.rt.shown;
+		remote = r.rt.relayed || (!r.rt.a.is_unix && !r.rt.a.plain);
+	}
+	/* another node sees this one's files at the same paths: the
+	 * working directory, $HOME and -i's, from this node's unumd as the
+	 * cluster knows it */
+	if (!noimport && unum_cluster_here() && remote) {
+		static char cwd[4096];
+		struct clu_member *m;
+		size_t nm, k;
+		const char *home = getenv("HOME");
+
+		unum_members(&m, &nm);
+		for (k = 0; k < nm && !m[k].self; k++)
+			;
+		if (k < nm && *m[k].addr) {
+			static char from[CLU_ADDR_MAX];
+
+			snprintf(from, sizeof from, "%s", m[k].addr);
+			ns_from = from;
+			if (getcwd(cwd, sizeof cwd) && ns_n < 18)
+				ns_paths[ns_n++] = cwd;
+			if (home && home[0] == '/' && strcmp(home, "/") &&
+			    ns_n < 18)
+				ns_paths[ns_n++] = (char *)home;
+		}
+		free(m);
 	}
 	/* stdin: a pipe or file always; a terminal only in the foreground */
 	r.use_stdin = !nostdin && (!isatty(0) || tcgetpgrp(0) == getpgrp());

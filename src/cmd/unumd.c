@@ -464,6 +464,30 @@ start_tcp(struct config *c, struct p9_tls_ctx *tls)
 	return 0;
 }
 
+static const char *self_addrs[MAX_LISTEN + 1];
+
+/* The unum command that mounts imports: next to this unumd, or in
+ * ../bin (sbin/unumd, bin/unum), else NULL (no imports). */
+static const char *
+unum_command(void)
+{
+	static char path[4200];
+	char self[4096], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	if (!(slash = strrchr(self, '/')))
+		return NULL;
+	*slash = '\0';
+	snprintf(path, sizeof path, "%s/unum", self);
+	if (access(path, X_OK) == 0)
+		return path;
+	snprintf(path, sizeof path, "%s/../bin/unum", self);
+	return access(path, X_OK) == 0 ? path : NULL;
+}
+
 static void
 node_file(const struct config *c)
 {
@@ -751,6 +775,15 @@ main(int argc, char **argv)
 		if (fsrv_lookup_user(
 		        *c.anon ? c.anon : "nobody", &po.anon_uid, &g) == 0)
 			po.anon_gid = g;
+		/* imports: the unum beside this unumd (or in ../bin), with the
+		 * key this node holds; an ns naming one of our addresses is
+		 * our own files */
+		po.import_cmd = unum_command();
+		po.import_key = c.key;
+		for (i = 0; i < c.nlisten; i++)
+			self_addrs[i] = c.listen[i];
+		self_addrs[i] = NULL;
+		po.self_addrs = self_addrs;
 		if (!(psv = psrv_new(uv_default_loop(), &po, &rc))) {
 			fprintf(stderr, "unumd: process server: %s\n",
 			    strerror(-rc));

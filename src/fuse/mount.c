@@ -79,6 +79,7 @@ struct ofile {
 
 struct fs {
 	struct p9_cl *cl; /* the connection (under lock) */
+	uid_t uid;        /* whose name it attaches in */
 	int dotl;         /* 9P2000.L */
 	uint32_t iosize;  /* msize - P9_IOHDRSZ */
 	double attr_timeout, entry_timeout;
@@ -1633,8 +1634,8 @@ attach(struct fs *fs, const char *addr, uint32_t *root, struct p9_qid *q,
 		return NULL;
 	}
 	*root = p9_cl_fid_new(cl);
-	snprintf(uname, sizeof uname, "%u", (unsigned)geteuid());
-	if ((rc = p9_cl_attach(cl, *root, uname, (uint32_t)geteuid(),
+	snprintf(uname, sizeof uname, "%u", (unsigned)fs->uid);
+	if ((rc = p9_cl_attach(cl, *root, uname, (uint32_t)fs->uid,
 	         fs->rt.aname, q)) < 0) {
 		snprintf(err, cap, "attach '%s' on %s: %s", fs->rt.aname, addr,
 		    p9_cl_strerror(rc));
@@ -1689,6 +1690,7 @@ struct opts {
 	uint32_t msize;
 	double attr_timeout, entry_timeout;
 	int foreground, debug, reconnect;
+	long uid; /* attach in this user's name (root only); -1: ours */
 	char fuseopts[4096]; /* what FUSE is told */
 };
 
@@ -1705,7 +1707,8 @@ usage(FILE *f)
 	    "  -f     stay in the foreground\n"
 	    "  -o     msize=N (default 1 MiB + 24), aname=NAME,\n"
 	    "         version=9P2000.L|9P2000.u|9P2000, attr_timeout=SECS,\n"
-	    "         entry_timeout=SECS (default 1), reconnect, debug;\n"
+	    "         entry_timeout=SECS (default 1), reconnect, debug,\n"
+	    "         uid=N (root: the server sees user N, not root);\n"
 	    "         FUSE's own:\n"
 	    "         allow_other, default_permissions, ro, ...\n",
 	    UNUM_PORT);
@@ -1805,6 +1808,16 @@ parse_opts(struct opts *o, char *list)
 				o->attr_timeout = d;
 			else
 				o->entry_timeout = d;
+		} else if (!strncmp(opt, "uid=", 4)) {
+			unsigned long v = strtoul(opt + 4, &end, 10);
+
+			if (*end || end == opt + 4 || v >= P9_NONUNAME)
+				return mfail("bad %s%s", opt, "");
+			if (geteuid() != 0)
+				return mfail("uid= is root's: the mount acts "
+				             "for that user%s%s",
+				    "", "");
+			o->uid = (long)v;
 		} else if (!strcmp(opt, "debug")) {
 			o->debug = 1;
 		} else if (!strcmp(opt, "reconnect")) {
@@ -1860,6 +1873,7 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 	struct p9_qid q;
 	char fsname[300], real[PATH_MAX];
 
+	fs->uid = o->uid >= 0 ? (uid_t)o->uid : geteuid();
 	if (unum_route(o->addr, o->aname, &fs->rt) < 0) {
 		snprintf(err, cap, "bad address '%s'", o->addr);
 		return NULL;
@@ -1940,6 +1954,7 @@ unum_mount(int argc, char **argv)
 	o.version = "9P2000.L";
 	o.aname = "fs";
 	o.attr_timeout = o.entry_timeout = 1.0;
+	o.uid = -1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+fo:h", lopts, NULL)) != -1) {
 		switch (ch) {

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -37,6 +38,7 @@
 
 #include "conf/conf.h"
 #include "procsrv.h"
+#include "import.h"
 
 #define STREAM_BUF (64 * 1024)
 #define MAX_SLOTS 4096
@@ -102,6 +104,8 @@ struct config {
 	int tty; /* run on a pseudo-terminal of rows x cols */
 	unsigned short rows, cols;
 	char origin[64]; /* the node it came from, as the client says */
+	char *ns_from;   /* ns: that node's unumd (HOST:PORT) */
+	char **ns_paths; /* its paths to see here */
 };
 
 struct slot {
@@ -123,6 +127,7 @@ struct slot {
 	struct stream out, err;
 	char wait[256];
 	int done;
+	int starting; /* exec waits for imports: reads wait too */
 	uint64_t cpu_ms; /* once ended: user and system time */
 	struct held *waiters;
 	uv_timer_t killtimer;
@@ -140,6 +145,7 @@ struct psrv {
 	unsigned nextid;
 	unsigned nslots;
 	struct slot *slots;
+	struct imports *imports; /* NULL: no import_cmd */
 };
 
 /* What the fids of one attach share: the slot its clone made last, which
@@ -213,6 +219,8 @@ config_free(struct config *c)
 {
 	strv_free(c->argv);
 	strv_free(c->env);
+	strv_free(c->ns_paths);
+	free(c->ns_from);
 	free(c->dir);
 	memset(c, 0, sizeof *c);
 }
@@ -224,9 +232,13 @@ config_copy(struct config *d, const struct config *c)
 	d->argv = NULL;
 	d->env = NULL;
 	d->dir = NULL;
+	d->ns_from = NULL;
+	d->ns_paths = NULL;
 	if ((c->argv && !(d->argv = strv_dup(c->argv))) ||
 	    (c->env && !(d->env = strv_dup(c->env))) ||
-	    (c->dir && !(d->dir = strdup(c->dir)))) {
+	    (c->dir && !(d->dir = strdup(c->dir))) ||
+	    (c->ns_from && !(d->ns_from = strdup(c->ns_from))) ||
+	    (c->ns_paths && !(d->ns_paths = strv_dup(c->ns_paths)))) {
 		config_free(d);
 		return -ENOMEM;
 	}
@@ -676,6 +688,17 @@ struct actions {
 	int winsize; /* rows/cols in the config changed on a running tty */
 };
 
+static void unhold_all(struct slot *s, const char *why);
+
+/* A spawn waiting for its origin's files (the ctl write is held). */
+struct pending_exec {
+	struct p9_req *r;
+	struct slot *s;
+	struct config c;
+	struct actions a;
+	struct import_wait *w;
+};
+
 static int
 env_set(char ***envp, const char *kv)
 {
@@ -800,6 +823,37 @@ ctl_line(enum state st, char *line, struct config *c, struct actions *a,
 			a->close_stdin = 1;
 	} else if (!strcmp(w[0], "persist")) {
 		c->persist = 1;
+	} else if (!strcmp(w[0], "ns")) {
+		struct p9_addr na;
+
+		if (n < 3 || n > 2 + PSRV_MAX_IMPORTS ||
+		    p9_addr_parse(&na, w[1], 5640) < 0 || na.is_unix ||
+		    na.plain) {
+			snprintf(err, cap,
+			    "ns: want the origin's HOST:PORT and 1 to %d "
+			    "absolute paths",
+			    PSRV_MAX_IMPORTS);
+			rc = -EINVAL;
+			goto out;
+		}
+		for (i = 2; i < n; i++)
+			if (w[i][0] != '/' || strstr(w[i], "/../") ||
+			    (strlen(w[i]) >= 3 &&
+			        !strcmp(w[i] + strlen(w[i]) - 3, "/..")) ||
+			    strlen(w[i]) > 1024) {
+				snprintf(err, cap,
+				    "ns: '%.100s' is not an absolute path "
+				    "without ..",
+				    w[i]);
+				rc = -EINVAL;
+				goto out;
+			}
+		free(c->ns_from);
+		strv_free(c->ns_paths);
+		c->ns_paths = NULL;
+		if (!(c->ns_from = strdup(w[1])) ||
+		    !(c->ns_paths = strv_dup(w + 2)))
+			rc = -ENOMEM;
 	} else if (!strcmp(w[0], "origin")) {
 		if (n != 2 || strlen(w[1]) >= sizeof c->origin ||
 		    strspn(w[1], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -859,6 +913,9 @@ struct child {
 	int setids;          /* switch to uid/gid/groups (a root daemon) */
 	int tty;             /* fd[0..2] are a terminal: a session of its own */
 	const char *cgprocs; /* cgroup.procs to enter, or NULL */
+	/* imported paths: a mount namespace of its own, src bound on dst */
+	char **bsrc, **bdst;
+	int nbinds;
 };
 
 /* The child, sharing the daemon's memory until exec: raw system calls and
@@ -897,6 +954,16 @@ child_main(void *arg)
 	for (i = 0; i < 3; i++)
 		if (dup2(a->fd[i], i) < 0)
 			goto fail;
+	if (a->nbinds) {
+		/* the origin's paths over ours, seen by this process only */
+		if (syscall(SYS_unshare, CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+			goto fail;
+		for (i = 0; i < a->nbinds; i++)
+			if (mount(a->bsrc[i], a->bdst[i], NULL, MS_BIND | MS_REC,
+			        NULL) < 0)
+				goto fail;
+	}
 	for (i = 0; i < RLIM_NLIMITS; i++)
 		if ((a->c->rlset & (1u << i)) &&
 		    syscall(SYS_prlimit64, 0, i, &a->c->rl[i], NULL) < 0)
@@ -1104,8 +1171,79 @@ user_groups(uid_t uid, gid_t *gid, gid_t **groups, int *n)
 static void on_pidfd(uv_poll_t *p, int status, int events);
 static void on_stream(uv_poll_t *p, int status, int events);
 
+/* The binds that show the origin's paths (mounted at mnt) at the same
+ * places: for each path, its deepest part that exists here (a bind needs
+ * a place), if the origin has it; never the root itself.  Shallow ones
+ * first, so deeper ones land on top. */
 static int
-spawn(struct slot *s, const struct config *c, char *err, size_t cap)
+import_binds(const struct config *c, const char *mnt, struct child *a)
+{
+	char **p;
+	size_t n = 0, k;
+
+	for (p = c->ns_paths; p && *p; p++)
+		n++;
+	if (!(a->bsrc = calloc(n + 1, sizeof *a->bsrc)) ||
+	    !(a->bdst = calloc(n + 1, sizeof *a->bdst)))
+		return -ENOMEM;
+	for (p = c->ns_paths; p && *p; p++) {
+		char dst[1100], src[1700], *slash;
+		struct stat st;
+
+		snprintf(dst, sizeof dst, "%s", *p);
+		while (strlen(dst) > 1 && dst[strlen(dst) - 1] == '/')
+			dst[strlen(dst) - 1] = '\0';
+		while (lstat(dst, &st) < 0 && (slash = strrchr(dst, '/')))
+			*(slash == dst ? slash + 1 : slash) = '\0';
+		if (!strcmp(dst, "/"))
+			continue;
+		snprintf(src, sizeof src, "%s%s", mnt, dst);
+		if (stat(src, &st) < 0)
+			continue; /* not there either */
+		for (k = 0; k < (size_t)a->nbinds; k++)
+			if (!strcmp(a->bdst[k], dst))
+				break;
+		if (k < (size_t)a->nbinds)
+			continue;
+		if (!(a->bsrc[a->nbinds] = strdup(src)) ||
+		    !(a->bdst[a->nbinds] = strdup(dst)))
+			return -ENOMEM;
+		a->nbinds++;
+	}
+	/* shallow first */
+	for (k = 1; k < (size_t)a->nbinds; k++) {
+		size_t j = k;
+
+		while (j > 0 && strlen(a->bdst[j - 1]) > strlen(a->bdst[j])) {
+			char *t = a->bdst[j];
+
+			a->bdst[j] = a->bdst[j - 1];
+			a->bdst[j - 1] = t;
+			t = a->bsrc[j];
+			a->bsrc[j] = a->bsrc[j - 1];
+			a->bsrc[j - 1] = t;
+			j--;
+		}
+	}
+	return 0;
+}
+
+static void
+binds_free(struct child *a)
+{
+	int i;
+
+	for (i = 0; a->bsrc && a->bsrc[i]; i++)
+		free(a->bsrc[i]);
+	for (i = 0; a->bdst && a->bdst[i]; i++)
+		free(a->bdst[i]);
+	free(a->bsrc);
+	free(a->bdst);
+}
+
+static int
+spawn(struct slot *s, const struct config *c, const char *mnt, char *err,
+    size_t cap)
 {
 	struct psrv *ps = s->ps;
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
@@ -1130,8 +1268,15 @@ spawn(struct slot *s, const struct config *c, char *err, size_t cap)
 		return -EPERM;
 	}
 	a.gid = s->gid == (gid_t)-1 ? ps->o.anon_gid : s->gid;
-	if ((rc = user_groups(s->uid, &a.gid, &a.groups, &a.ngroups)) < 0)
+	if (mnt && a.setids && (rc = import_binds(c, mnt, &a)) < 0) {
+		binds_free(&a);
+		snprintf(err, cap, "exec: %s", strerror(-rc));
 		return rc;
+	}
+	if ((rc = user_groups(s->uid, &a.gid, &a.groups, &a.ngroups)) < 0) {
+		binds_free(&a);
+		return rc;
+	}
 	a.path = DEFAULT_PATH;
 	for (v = c->env; v && *v; v++)
 		if (!strncmp(*v, "PATH=", 5))
@@ -1245,6 +1390,7 @@ spawn(struct slot *s, const struct config *c, char *err, size_t cap)
 	s->state = S_RUNNING;
 	free(stack);
 	free(a.groups);
+	binds_free(&a);
 	return 0;
 fail:
 	for (n = 0; n < 2; n++) {
@@ -1263,6 +1409,7 @@ fail:
 		close(pts);
 	free(stack);
 	free(a.groups);
+	binds_free(&a);
 	return rc;
 }
 
@@ -1683,7 +1830,7 @@ ps_read(struct p9_req *r)
 	case K_STDERR: {
 		struct stream *st = f->kind == K_STDOUT ? &s->out : &s->err;
 
-		if (s->state == S_NEW) {
+		if (s->state == S_NEW && !s->starting) {
 			p9_respond_errmsg(r, EAGAIN, "not started");
 			return;
 		}
@@ -1694,7 +1841,7 @@ ps_read(struct p9_req *r)
 	}
 	case K_WAIT:
 		if (!s->done) {
-			if (s->state == S_NEW) {
+			if (s->state == S_NEW && !s->starting) {
 				p9_respond_errmsg(r, EAGAIN, "not started");
 				return;
 			}
@@ -1722,6 +1869,19 @@ ps_flush(struct p9_req *old)
 
 	if (!s)
 		return;
+	if (f->kind == K_CTL && old->aux) {
+		/* a spawn waiting for its imports */
+		struct pending_exec *pe = old->aux;
+
+		imp_cancel(pe->w);
+		config_free(&pe->c);
+		s->starting = 0;
+		unhold_all(s, "the spawn was cancelled");
+		free(pe);
+		old->aux = NULL;
+		p9_respond_error(old, EINTR);
+		return;
+	}
 	if (unhold(&s->out.readers, old) || unhold(&s->err.readers, old) ||
 	    unhold(&s->waiters, old) || unhold(&s->inwriters, old))
 		p9_respond_error(old, EINTR);
@@ -1855,9 +2015,87 @@ out:
 	return rc;
 }
 
+/* The rest of a ctl write once any spawn is done (rc its result): the
+ * new config, signals, stdin, the window; then the answer. */
+static void
+ctl_finish(struct p9_req *r, struct slot *s, struct config *c,
+    const struct actions *a, int rc, const char *err)
+{
+	uint32_t count = r->in.u.write.count;
+
+	if (rc < 0) {
+		config_free(c);
+		p9_log(LOG_DEBUG, "proc %u: %s", s->id, err);
+		p9_respond_errmsg(r, -rc, "%s", *err ? err : strerror(-rc));
+		return;
+	}
+	config_free(&s->c);
+	s->c = *c;
+	if (a->sig && s->state == S_RUNNING)
+		kill(-s->pid, a->sig);
+	if (a->close_stdin)
+		stdin_close(s);
+	if (a->winsize && s->state == S_RUNNING && s->out.fd >= 0) {
+		struct winsize ws = {.ws_row = c->rows, .ws_col = c->cols};
+
+		ioctl(s->out.fd, TIOCSWINSZ, &ws); /* SIGWINCH follows */
+	}
+	r->out.u.rwrite.count = count;
+	p9_respond(r);
+}
+
+static void
+imported(void *arg, const char *mnt, const char *why)
+{
+	struct pending_exec *pe = arg;
+	char err[256] = "";
+	int rc;
+
+	pe->r->aux = NULL;
+	pe->s->starting = 0;
+	if (!mnt) {
+		snprintf(err, sizeof err, "%s", why);
+		rc = -EHOSTUNREACH;
+	} else
+		rc = spawn(pe->s, &pe->c, mnt, err, sizeof err);
+	if (rc < 0)
+		unhold_all(pe->s, err);
+	ctl_finish(pe->r, pe->s, &pe->c, &pe->a, rc, err);
+	free(pe);
+}
+
+/* The reads held for a start that did not happen: answered with why. */
+static void
+unhold_all(struct slot *s, const char *why)
+{
+	struct held **lists[3] = {&s->out.readers, &s->err.readers, &s->waiters};
+	struct held *h;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		while ((h = *lists[i])) {
+			*lists[i] = h->next;
+			p9_respond_errmsg(h->r, EAGAIN, "not started: %s", why);
+			free(h);
+		}
+}
+
+/* An ns naming this node itself imports nothing. */
+static int
+is_self(const struct psrv *ps, const char *addr)
+{
+	const char *const *a;
+
+	for (a = ps->o.self_addrs; a && *a; a++)
+		if (!strcmp(*a, addr))
+			return 1;
+	return 0;
+}
+
 static void
 ps_ctl(struct p9_req *r)
 {
+	struct psrv *ps = ps_of(r);
 	struct pfid *f = r->fid->aux;
 	struct slot *s = f->s;
 	uint32_t count = r->in.u.write.count;
@@ -1880,30 +2118,30 @@ ps_ctl(struct p9_req *r)
 		p9_respond_error(r, -rc);
 		return;
 	}
-	rc = ctl_check(s->state, text, &c, &a, ps_of(r)->o.max_arg_bytes, err,
+	rc = ctl_check(s->state, text, &c, &a, ps->o.max_arg_bytes, err,
 	    sizeof err);
 	free(text);
-	if (!rc && a.exec)
-		rc = spawn(s, &c, err, sizeof err);
-	if (rc < 0) {
-		config_free(&c);
-		p9_log(LOG_DEBUG, "proc %u: %s", s->id, err);
-		p9_respond_errmsg(r, -rc, "%s", *err ? err : strerror(-rc));
+	if (!rc && a.exec && c.ns_from && ps->imports &&
+	    !is_self(ps, c.ns_from) && geteuid() == 0) {
+		/* the origin's files first: the write waits for them */
+		struct pending_exec *pe = calloc(1, sizeof *pe);
+		struct import_wait *w;
+
+		if (!pe)
+			abort();
+		pe->r = r;
+		pe->s = s;
+		pe->c = c;
+		pe->a = a;
+		r->aux = pe;
+		s->starting = 1;
+		if ((w = imp_get(ps->imports, c.ns_from, s->uid, imported, pe)))
+			pe->w = w; /* else answered already */
 		return;
 	}
-	config_free(&s->c);
-	s->c = c;
-	if (a.sig && s->state == S_RUNNING)
-		kill(-s->pid, a.sig);
-	if (a.close_stdin)
-		stdin_close(s);
-	if (a.winsize && s->state == S_RUNNING && s->out.fd >= 0) {
-		struct winsize ws = {.ws_row = c.rows, .ws_col = c.cols};
-
-		ioctl(s->out.fd, TIOCSWINSZ, &ws); /* SIGWINCH follows */
-	}
-	r->out.u.rwrite.count = count;
-	p9_respond(r);
+	if (!rc && a.exec)
+		rc = spawn(s, &c, NULL, err, sizeof err);
+	ctl_finish(r, s, &c, &a, rc, err);
 }
 
 static void
@@ -2122,6 +2360,9 @@ psrv_new(uv_loop_t *loop, const struct psrv_opts *o, int *err)
 	snprintf(ps->node, sizeof ps->node, "%s", o->node ? o->node : "-");
 	ps->o.node = ps->node;
 	find_cgroup(ps);
+	if (o->import_cmd && *o->import_cmd)
+		ps->imports = imp_new(loop, o->import_cmd, o->import_key,
+		    o->import_dir ? o->import_dir : "/run/unum/import");
 	return ps;
 }
 
@@ -2139,6 +2380,8 @@ psrv_shutdown(struct psrv *ps)
 		else
 			slot_maybe_free(s, 1);
 	}
+	imp_close(ps->imports);
+	ps->imports = NULL;
 }
 
 void

@@ -1,7 +1,7 @@
 /*
  * procsrv.h - the process server of one node: the file-oriented process
  * API (attach name "proc").  /clone makes a slot; /N/ctl takes commands
- * (argv, env, dir, rlimit, exec, signal, close stdin, persist); stdin,
+ * (argv, env, dir, ns, rlimit, exec, signal, close stdin, persist); stdin,
  * stdout, stderr and wait are the process's streams and end.  Children
  * start as the requesting user with a vfork-style clone, are reaped through
  * pidfds on the loop, and die with their last fid unless told to persist.
@@ -25,7 +25,17 @@ struct psrv_opts {
 	                        * no limit but the node's, 4096) */
 	size_t max_arg_bytes;  /* argv and env together, as the kernel
 	                        * counts them; 0: PSRV_MAX_ARG_BYTES */
+	/* imports (ns): the unum binary that mounts them, the cluster key
+	 * it uses, where mounts go (0: /run/unum/import), and this node's
+	 * own addresses (NULL-ended; an ns naming one imports nothing) */
+	const char *import_cmd;
+	const char *import_key;
+	const char *import_dir;
+	const char *const *self_addrs;
 };
+
+/* Paths one ns command imports at most. */
+#define PSRV_MAX_IMPORTS 16
 
 /* What execve takes at most here (a quarter of an 8 MiB stack), and in
  * one argument or environment string (the kernel's MAX_ARG_STRLEN). */
