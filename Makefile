@@ -138,9 +138,15 @@ install: all
 	install -m 0644 docs/man/unum.1 $(DESTDIR)$(MANDIR)/man1/unum.1
 	install -m 0644 docs/man/unumd.conf.5 $(DESTDIR)$(MANDIR)/man5/unumd.conf.5
 	install -m 0644 docs/man/unumd.8 $(DESTDIR)$(MANDIR)/man8/unumd.8
+	install -m 0644 docs/man/unum-clusterd.8 $(DESTDIR)$(MANDIR)/man8/unum-clusterd.8
+	install -m 0644 docs/man/clusterd.conf.5 $(DESTDIR)$(MANDIR)/man5/clusterd.conf.5
 	[ -e $(DESTDIR)$(SYSCONFDIR)/unum/unumd.conf ] || \
 		install -m 0644 etc/unumd.conf $(DESTDIR)$(SYSCONFDIR)/unum/unumd.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/unum/clusterd.conf ] || \
+		install -m 0644 etc/clusterd.conf $(DESTDIR)$(SYSCONFDIR)/unum/clusterd.conf
 	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/unumd.service > $(DESTDIR)$(UNITDIR)/unumd.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/unum-clusterd.service > \
+		$(DESTDIR)$(UNITDIR)/unum-clusterd.service
 
 format:
 	clang-format -i $(wildcard src/*/*.[ch] tests/*/*.[ch])

@@ -161,3 +161,11 @@ else
 	echo "demo: a copy differs from the original" >&2
 	exit 1
 fi
+echo
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
+	command -v nsenter >/dev/null && [ -c /dev/fuse ]; then
+	echo "demo: now a cluster (unum-clusterd) of three nodes in network namespaces"
+	bash scripts/demo-cluster.sh || exit 1
+else
+	echo "demo: the cluster part (network namespaces) needs root; skipped"
+fi

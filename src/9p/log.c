@@ -23,7 +23,8 @@ p9_log(int level, const char *fmt, ...)
 	char line[1024];
 	va_list ap;
 
-	if (level >= LOG_DEBUG && !logverbose)
+	if ((level >= LOG_DEBUG && logverbose <= 0) ||
+	    (level > LOG_WARNING && logverbose < 0))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);

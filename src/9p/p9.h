@@ -1075,7 +1075,8 @@ void p9_malloc_for_messages(uint32_t msize);
 /* ---- Logging (log.c) ---- */
 
 /* Log lines go to stderr as "NAME: message" (the journal keeps them under
- * systemd).  level is a syslog level; LOG_DEBUG lines only with verbose. */
+ * systemd).  level is a syslog level; LOG_DEBUG lines only with verbose
+ * (> 0); verbose < 0 keeps warnings and errors only. */
 void p9_log_init(const char *name, int verbose);
 void p9_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -75,6 +75,9 @@ struct clu_memb_opts {
 	unsigned gossip_ms;   /* news to a few members each; 0: 200 */
 	unsigned indirect;    /* members asked to probe for us; 0: 3 */
 	unsigned fanout;      /* members gossiped to each time; 0: 3 */
+	/* tests: datagrams go here (sealed), not out on the socket */
+	void (*send)(void *arg, const struct sockaddr *to, const uint8_t *d,
+	    size_t n);
 	/* a member changed state (old is its state before; -1: new) */
 	void (*changed)(void *arg, const struct clu_member *m, int old);
 	void *arg;
@@ -90,6 +93,8 @@ int clu_memb_join(struct clu_memb *mb, const char *hostport, char *err,
 /* Tells the members this node leaves; done(arg) runs a moment later, once
  * the news is out.  The membership is then closed and freed. */
 void clu_memb_leave(struct clu_memb *mb, void (*done)(void *), void *arg);
+/* The same without a word to anyone (tests). */
+void clu_memb_close(struct clu_memb *mb, void (*done)(void *), void *arg);
 /* Members, self included, sorted by name: n of them in *out, valid until
  * the loop runs again. */
 unsigned clu_memb_list(struct clu_memb *mb, struct clu_member *const **out);
@@ -104,6 +109,16 @@ struct clu_memb_stats {
 	uint64_t in, out, refused;
 };
 void clu_memb_stats(struct clu_memb *mb, struct clu_memb_stats *st);
+/* Opens datagram d (n bytes) sealed under key (as derived: 32 bytes) into
+ * body (n bytes at least); the body's length, or -1 if it does not open. */
+ssize_t clu_memb_open(const uint8_t key[32], const uint8_t *d, size_t n,
+    uint8_t *body);
+/* The key datagrams are sealed with, derived from the cluster key. */
+int clu_memb_key(const uint8_t ck[P9_KEY_LEN], uint8_t out[32]);
+/* A message as it is once its seal is opened, from `from` (the fuzz
+ * target and tests feed the decoder through this). */
+void clu_memb_input(struct clu_memb *mb, const uint8_t *body, size_t len,
+    const struct sockaddr *from);
 const char *clu_state_name(enum clu_state s);
 
 /* ---- Placement (place.c) ---- */
@@ -114,6 +129,7 @@ enum clu_policy_kind { CLU_LOCAL, CLU_SPREAD, CLU_ROUNDROBIN, CLU_PINNED };
  * label=gpu mem=1G", "roundrobin", "local", "node NAME". */
 struct clu_policy {
 	enum clu_policy_kind kind;
+	int kindset;                   /* a kind was written (else spread) */
 	char node[CLU_NAME_MAX];       /* CLU_PINNED */
 	char arch[16];                 /* "" any */
 	char labels[4][32];            /* each one required */
@@ -121,23 +137,26 @@ struct clu_policy {
 	uint64_t minmem;               /* bytes free at least */
 };
 
-/* Parses s into *p.  0, or -1 with one line in err. */
+/* Parses s into *p (names, arches and labels: letters, digits, '.', '_',
+ * '-').  0, or -1 with one line in err, *p unchanged. */
 int clu_policy_parse(const char *s, struct clu_policy *p, char *err,
     size_t cap);
 /* Writes p as clu_policy_parse reads it. */
 void clu_policy_format(const struct clu_policy *p, char *buf, size_t cap);
-/* Applies over to base: constraints add up, a kind in over replaces. */
+/* Applies over to base: constraints add up (4 labels at most), a kind
+ * written in over replaces base's. */
 void clu_policy_merge(struct clu_policy *base, const struct clu_policy *over);
 
 /* Chooses the node for one new process among the n members (self among
  * them) under p; *rr is the round-robin cursor; now the loop time in ms.
- * Counts the choice in the member's placed.  NULL with errno: EHOSTUNREACH
- * (a pinned node that is not alive, or draining), ENOENT (no such node),
- * ENODEV (no member meets the constraints). */
+ * Counts the choice in the member's placed.  A pinned node takes work
+ * even while draining (it was named).  NULL with errno: EHOSTUNREACH (a
+ * pinned node that is not alive), ENOENT (no such node), ENODEV (no
+ * member meets the constraints). */
 struct clu_member *clu_place(struct clu_member *const *m, unsigned n,
     const struct clu_policy *p, unsigned *rr, uint64_t now);
-/* The score spread minimises (lower is better): load per CPU, memory
- * and what was just placed there. */
+/* The score spread minimises (lower is better): load per CPU and what
+ * was just placed there, per CPU. */
 double clu_place_score(const struct clu_member *m, uint64_t now);
 
 /* ---- The /cluster tree (tree.c) ---- */

@@ -125,8 +125,8 @@ clu_state_name(enum clu_state s)
 
 /* ---- the seal ---- */
 
-static int
-derive(const uint8_t ck[P9_KEY_LEN], uint8_t out[32])
+int
+clu_memb_key(const uint8_t ck[P9_KEY_LEN], uint8_t out[32])
 {
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
 	size_t len = 32;
@@ -165,8 +165,8 @@ seal(const uint8_t key[32], const uint8_t *body, size_t len, uint8_t *out)
 }
 
 /* The body of datagram d (n bytes) into body; its length, or -1. */
-static ssize_t
-open_with(const uint8_t key[32], const uint8_t *d, size_t n, uint8_t *body)
+ssize_t
+clu_memb_open(const uint8_t key[32], const uint8_t *d, size_t n, uint8_t *body)
 {
 	EVP_CIPHER_CTX *c;
 	size_t len;
@@ -415,25 +415,42 @@ retransmits(struct clu_memb *mb)
 	return 3 * (k + 1);
 }
 
+/* HOST:PORT into *sa; numeric: HOST must be an address (what members
+ * say of themselves is never looked up in DNS). */
 static int
-resolve(const char *hostport, int defport, struct sockaddr_storage *sa,
+resolve_as(const char *hostport, int numeric, struct sockaddr_storage *sa,
     socklen_t *salen)
 {
 	struct p9_addr a;
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res;
 	char port[16];
 
-	if (p9_addr_parse(&a, hostport, defport ? defport : CLU_PORT) < 0 ||
+	if (p9_addr_parse(&a, hostport, CLU_PORT) < 0 ||
 	    a.is_unix || a.plain)
 		return -1;
 	snprintf(port, sizeof port, "%d", a.port);
-	hints.ai_flags = AI_NUMERICSERV;
+	hints.ai_flags = AI_NUMERICSERV | (numeric ? AI_NUMERICHOST : 0);
 	if (getaddrinfo(a.host, port, &hints, &res) != 0)
 		return -1;
 	memcpy(sa, res->ai_addr, res->ai_addrlen);
 	*salen = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
+}
+
+static int
+resolve(const char *hostport, int defport, struct sockaddr_storage *sa,
+    socklen_t *salen)
+{
+	(void)defport;
+	return resolve_as(hostport, 0, sa, salen);
+}
+
+static int
+resolve_member(const char *hostport, struct sockaddr_storage *sa,
+    socklen_t *salen)
+{
+	return resolve_as(hostport, 1, sa, salen);
 }
 
 static void
@@ -463,7 +480,7 @@ add_member(struct clu_memb *mb, const struct clu_member *e)
 	*m = *e;
 	m->self = 0;
 	m->placed = 0;
-	if (resolve(m->maddr, 0, &m->sa, &m->salen) < 0) {
+	if (resolve_member(m->maddr, &m->sa, &m->salen) < 0) {
 		p9_log(LOG_DEBUG, "member %s: bad address %s", m->name,
 		    m->maddr);
 		free(m);
@@ -541,7 +558,7 @@ merge(struct clu_memb *mb, const struct clu_member *e, int direct)
 			struct sockaddr_storage sa;
 			socklen_t salen;
 
-			if (resolve(e->maddr, 0, &sa, &salen) == 0) {
+			if (resolve_member(e->maddr, &sa, &salen) == 0) {
 				snprintf(m->addr, sizeof m->addr, "%s", e->addr);
 				snprintf(m->maddr, sizeof m->maddr, "%s",
 				    e->maddr);
@@ -578,6 +595,11 @@ send_sealed(struct clu_memb *mb, const struct sockaddr *sa,
 
 	if (seal(mb->key, body, len, d) < 0)
 		return;
+	if (mb->o.send) {
+		mb->o.send(mb->o.arg, sa, d, len + SEAL_OVERHEAD);
+		mb->st.out++;
+		return;
+	}
 	b = uv_buf_init((char *)d, (unsigned)(len + SEAL_OVERHEAD));
 	if (uv_udp_try_send(&mb->udp, &b, 1, sa) >= 0)
 		mb->st.out++;
@@ -753,15 +775,12 @@ on_pingreq(struct clu_memb *mb, uint32_t oseq, const char *name,
 	send_msg(mb, t, M_PING, r->seq, t->name, NULL);
 }
 
-static void
-on_datagram(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-    const struct sockaddr *from, unsigned flags)
+void
+clu_memb_input(struct clu_memb *mb, const uint8_t *body, size_t len,
+    const struct sockaddr *from)
 {
-	struct clu_memb *mb = h->data;
-	uint8_t body[DGRAM_MAX];
 	struct clu_member e, *sender;
 	struct rbuf r;
-	ssize_t len;
 	uint8_t type;
 	uint32_t seq, cnt, mycnt;
 	uint64_t h64, myh;
@@ -769,21 +788,9 @@ on_datagram(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	unsigned i, k;
 	socklen_t fromlen;
 
-	if (nread <= 0 || !from || mb->leaving)
-		return;
 	fromlen = from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 	                                      : sizeof(struct sockaddr_in);
-	mb->st.in++;
-	len = open_with(mb->key, (const uint8_t *)buf->base, (size_t)nread,
-	    body);
-	if (len < 0 && mb->haveprev)
-		len = open_with(mb->prevkey, (const uint8_t *)buf->base,
-		    (size_t)nread, body);
-	if (len < 0) {
-		mb->st.refused++;
-		return;
-	}
-	r = (struct rbuf){body, (size_t)len, 0, 0};
+	r = (struct rbuf){body, len, 0, 0};
 	type = (uint8_t)get_int(&r, 1);
 	seq = (uint32_t)get_int(&r, 4);
 	cnt = (uint32_t)get_int(&r, 4);
@@ -832,6 +839,33 @@ on_datagram(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		mb->last_sync = uv_now(mb->loop);
 		send_sync(mb, from, 1);
 	}
+}
+
+static void
+on_datagram(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+    const struct sockaddr *from, unsigned flags)
+{
+	struct clu_memb *mb = h->data;
+	uint8_t body[DGRAM_MAX];
+	ssize_t len;
+
+	if (nread <= 0 || !from || mb->leaving)
+		return;
+	mb->st.in++;
+	if ((size_t)nread > DGRAM_MAX) {
+		mb->st.refused++;
+		return;
+	}
+	len = clu_memb_open(mb->key, (const uint8_t *)buf->base, (size_t)nread,
+	    body);
+	if (len < 0 && mb->haveprev)
+		len = clu_memb_open(mb->prevkey, (const uint8_t *)buf->base,
+		    (size_t)nread, body);
+	if (len < 0) {
+		mb->st.refused++;
+		return;
+	}
+	clu_memb_input(mb, body, (size_t)len, from);
 }
 
 static void
@@ -1227,8 +1261,8 @@ clu_memb_new(uv_loop_t *loop, const struct clu_memb_opts *o, char *err,
 	snprintf(mb->listen, sizeof mb->listen, "%s", o->listen);
 	snprintf(mb->labels, sizeof mb->labels, "%s", o->labels ? o->labels : "");
 	snprintf(mb->version, sizeof mb->version, "%.15s", o->version);
-	if (derive(o->key, mb->key) < 0 ||
-	    (o->prevkey && derive(o->prevkey, mb->prevkey) < 0)) {
+	if (clu_memb_key(o->key, mb->key) < 0 ||
+	    (o->prevkey && clu_memb_key(o->prevkey, mb->prevkey) < 0)) {
 		snprintf(err, cap, "cannot derive the membership key");
 		goto fail;
 	}
@@ -1237,6 +1271,16 @@ clu_memb_new(uv_loop_t *loop, const struct clu_memb_opts *o, char *err,
 		snprintf(err, cap, "listen '%s': not a HOST:PORT that resolves",
 		    o->listen);
 		goto fail;
+	}
+	{
+		/* others are told the address, never a name to look up */
+		char host[INET6_ADDRSTRLEN], port[16];
+
+		if (getnameinfo((struct sockaddr *)&sa, salen, host, sizeof host,
+		        port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+			snprintf(mb->listen, sizeof mb->listen,
+			    sa.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host,
+			    port);
 	}
 	fill_self(mb, err, cap);
 	if ((rc = uv_udp_init(loop, &mb->udp)) < 0 ||
@@ -1315,6 +1359,15 @@ on_left(uv_timer_t *t)
 	uv_close((uv_handle_t *)&mb->timeout_t, handle_closed);
 	uv_close((uv_handle_t *)&mb->meta_t, handle_closed);
 	uv_close((uv_handle_t *)&mb->join_t, handle_closed);
+}
+
+void
+clu_memb_close(struct clu_memb *mb, void (*done)(void *), void *arg)
+{
+	mb->done = done;
+	mb->done_arg = arg;
+	mb->leaving = 1;
+	on_left(&mb->timeout_t);
 }
 
 void

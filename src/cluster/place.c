@@ -7,10 +7,10 @@
  * spread scores each member by what a new process would find there:
  * runnable threads per CPU, plus the placements this node sent there in
  * the last few seconds (each counts as a runnable thread until the
- * member's own load figure has had time to show it), plus a penalty when
- * free memory is short.  The lowest score wins, ties to the one placed on
- * least; so a burst of spawns is dealt out, not dropped on the one idle
- * node.
+ * member's own load figure has had time to show it).  Members short of
+ * memory (under 256 MiB free) are chosen only when all are.  The lowest
+ * score wins, ties to the one placed on least; so a burst of spawns is
+ * dealt out, not dropped on the one idle node.
  */
 #include <errno.h>
 #include <math.h>
@@ -21,6 +21,30 @@
 #include "conf/conf.h"
 
 #define PLACED_HALFLIFE_MS 3000.0
+
+/* A word that names a node, an arch or a label: what format writes
+ * bare and parse reads back. */
+static int
+plain_word(const char *w, size_t cap)
+{
+	return *w && strlen(w) < cap &&
+	       strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789._-") == strlen(w);
+}
+
+/* w as it may appear in a one-line message: 64 bytes at most, and no
+ * control character (a '?' stands for each). */
+static const char *
+shown(const char *w, char *buf)
+{
+	size_t i;
+
+	for (i = 0; w[i] && i < 64; i++)
+		buf[i] =
+		    (unsigned char)w[i] < 0x20 || w[i] == 0x7f ? '?' : w[i];
+	buf[i] = '\0';
+	return buf;
+}
 
 static int
 set_kind(struct clu_policy *p, const char *w)
@@ -39,7 +63,7 @@ set_kind(struct clu_policy *p, const char *w)
 int
 clu_policy_parse(const char *s, struct clu_policy *p, char *err, size_t cap)
 {
-	char line[512], *w[CONF_MAXARGS];
+	char line[512], *w[CONF_MAXARGS], sb[72];
 	struct clu_policy q;
 	int n, i;
 
@@ -51,7 +75,8 @@ clu_policy_parse(const char *s, struct clu_policy *p, char *err, size_t cap)
 	}
 	strcpy(line, s);
 	if ((n = conf_tokenize(line, w, CONF_MAXARGS)) < 0) {
-		snprintf(err, cap, "policy: unbalanced quote or too many words");
+		snprintf(
+		    err, cap, "policy: unbalanced quote or too many words");
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -62,38 +87,45 @@ clu_policy_parse(const char *s, struct clu_policy *p, char *err, size_t cap)
 			if (!strcmp(w[i], "node") || !strcmp(w[i], "pinned")) {
 				if (i + 1 >= n) {
 					snprintf(err, cap,
-					    "policy: '%s' wants a node name", w[i]);
+					    "policy: '%s' wants a node name",
+					    w[i]);
 					return -1;
 				}
 				i++;
-				if (strlen(w[i]) >= sizeof q.node) {
-					snprintf(err, cap, "policy: node name too long");
+				if (!plain_word(w[i], sizeof q.node)) {
+					snprintf(err, cap,
+					    "policy: bad node name '%s'",
+					    shown(w[i], sb));
 					return -1;
 				}
 				q.kind = CLU_PINNED;
+				q.kindset = 1;
 				strcpy(q.node, w[i]);
 				continue;
 			}
+			q.kindset = 1;
 			if (set_kind(&q, w[i]) < 0) {
 				snprintf(err, cap,
-				    "policy: unknown '%.64s' (want local, spread, "
-				    "roundrobin, node NAME, arch=, label=, mem=)",
-				    w[i]);
+				    "policy: unknown '%s' (want local, spread, "
+				    "roundrobin, node NAME, arch=, label=, "
+				    "mem=)",
+				    shown(w[i], sb));
 				return -1;
 			}
 			continue;
 		}
 		*eq++ = '\0';
 		if (!strcmp(w[i], "arch")) {
-			if (!*eq || strlen(eq) >= sizeof q.arch) {
-				snprintf(err, cap, "policy: bad arch '%.64s'", eq);
+			if (!plain_word(eq, sizeof q.arch)) {
+				snprintf(err, cap, "policy: bad arch '%s'",
+				    shown(eq, sb));
 				return -1;
 			}
 			strcpy(q.arch, eq);
 		} else if (!strcmp(w[i], "label")) {
-			if (!*eq || strlen(eq) >= sizeof q.labels[0] ||
-			    strchr(eq, ',')) {
-				snprintf(err, cap, "policy: bad label '%.64s'", eq);
+			if (!plain_word(eq, sizeof q.labels[0])) {
+				snprintf(err, cap, "policy: bad label '%s'",
+				    shown(eq, sb));
 				return -1;
 			}
 			if (q.nlabels == 4) {
@@ -104,15 +136,16 @@ clu_policy_parse(const char *s, struct clu_policy *p, char *err, size_t cap)
 		} else if (!strcmp(w[i], "mem")) {
 			if (conf_number(eq, 0, 1ull << 50, 1, &v) < 0) {
 				snprintf(err, cap,
-				    "policy: mem=%.64s is not a size (like 512M)", eq);
+				    "policy: mem=%s is not a size (like 512M)",
+				    shown(eq, sb));
 				return -1;
 			}
 			q.minmem = v;
 		} else {
 			snprintf(err, cap,
-			    "policy: unknown constraint '%.64s' (want arch=, "
+			    "policy: unknown constraint '%s' (want arch=, "
 			    "label=, mem=)",
-			    w[i]);
+			    shown(w[i], sb));
 			return -1;
 		}
 	}
@@ -123,14 +156,17 @@ clu_policy_parse(const char *s, struct clu_policy *p, char *err, size_t cap)
 void
 clu_policy_format(const struct clu_policy *p, char *buf, size_t cap)
 {
-	static const char *const kinds[] = {"local", "spread", "roundrobin", "node"};
+	static const char *const kinds[] = {
+	    "local", "spread", "roundrobin", "node"};
 	size_t len;
 	unsigned i;
 
 	len = (size_t)snprintf(buf, cap, "%s%s%s", kinds[p->kind],
-	    p->kind == CLU_PINNED ? " " : "", p->kind == CLU_PINNED ? p->node : "");
+	    p->kind == CLU_PINNED ? " " : "",
+	    p->kind == CLU_PINNED ? p->node : "");
 	if (*p->arch && len < cap)
-		len += (size_t)snprintf(buf + len, cap - len, " arch=%s", p->arch);
+		len +=
+		    (size_t)snprintf(buf + len, cap - len, " arch=%s", p->arch);
 	for (i = 0; i < p->nlabels && len < cap; i++)
 		len += (size_t)snprintf(
 		    buf + len, cap - len, " label=%s", p->labels[i]);
@@ -144,8 +180,11 @@ clu_policy_merge(struct clu_policy *base, const struct clu_policy *over)
 {
 	unsigned i;
 
-	base->kind = over->kind;
-	if (over->kind == CLU_PINNED)
+	if (over->kindset) {
+		base->kind = over->kind;
+		base->kindset = 1;
+	}
+	if (over->kindset && over->kind == CLU_PINNED)
 		strcpy(base->node, over->node);
 	if (*over->arch)
 		strcpy(base->arch, over->arch);
@@ -161,6 +200,8 @@ has_label(const char *labels, const char *l)
 	size_t n = strlen(l);
 	const char *p = labels;
 
+	if (n == 0)
+		return 0;
 	while ((p = strstr(p, l))) {
 		if ((p == labels || p[-1] == ',') && (p[n] == ',' || !p[n]))
 			return 1;
@@ -199,9 +240,14 @@ clu_place_score(const struct clu_member *m, uint64_t now)
 	double ncpu = m->m.ncpu ? m->m.ncpu : 1;
 	double s = m->m.load / 1000.0 + placed_now(m, now) / ncpu;
 
-	if (m->m.memfree < (256ull << 20))
-		s += 4; /* short of memory: only if all are */
 	return s;
+}
+
+/* Less than this free: chosen by spread only if every member is. */
+static int
+short_of_memory(const struct clu_member *m)
+{
+	return m->m.memfree < (256ull << 20);
 }
 
 static void
@@ -253,10 +299,13 @@ clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
 		errno = ENODEV;
 		return NULL;
 	}
+	/* spread: among those with memory to spare, if any */
+	for (i = 0, k = 0; i < n; i++)
+		k += fits(m[i], p, 0) && !short_of_memory(m[i]);
 	for (i = 0; i < n; i++) {
 		double s;
 
-		if (!fits(m[i], p, 0))
+		if (!fits(m[i], p, 0) || (k > 0 && short_of_memory(m[i])))
 			continue;
 		s = clu_place_score(m[i], now);
 		if (!best || s < bs - 1e-9 ||

@@ -46,31 +46,6 @@ start_clusterd_node() {
 		-j "${CL_IP[1]}:5641" "$@" || return 1
 	C_PID[$i]=$CL_LASTPID
 }
-# alive_count NODE: members NODE sees alive
-alive_count() {
-	on "$1" "$UNUM" nodes --json 2>/dev/null | grep -o '"state":"alive"' | wc -l
-}
-# state_of NODE OF: OF's state as NODE sees it
-state_of() {
-	on "$1" "$UNUM" nodes --json 2>/dev/null | tr '}' '\n' |
-		sed -n "s/.*\"node\":\"$2\",\"state\":\"\([a-z]*\)\".*/\1/p"
-}
-# within SECS CMD...: CMD succeeds within SECS (tried every 0.1 s); the
-# time it took in $took (s)
-within() {
-	local secs=$1 t0 k
-	shift
-	t0=$(date +%s.%N)
-	for ((k = 0; k < secs * 10; k++)); do
-		if "$@"; then
-			took=$(echo "$(date +%s.%N) - $t0" | bc)
-			return 0
-		fi
-		sleep 0.1
-	done
-	took=$secs
-	return 1
-}
 
 t0=$(date +%s.%N)
 for node in 1 2 3; do

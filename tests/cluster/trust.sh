@@ -137,7 +137,7 @@ BS="unix:$tmp/b.sock"
 # idof PID: the id of the process with that pid in unum ps --json (stdin)
 idof() {
 	tr '}' '\n' | grep -E "\"pid\": *$1([^0-9]|\$)" |
-		sed -n 's/.*"id": *\([0-9]*\).*/\1/p' | head -1
+		sed -n 's/.*"id": *"\([0-9]*\)".*/\1/p' | head -1
 }
 # waitfile FILE: until FILE has something in it (5 s at most)
 waitfile() {
@@ -193,8 +193,8 @@ same "$(readlink "/proc/$rp/ns/net" 2>&1)" \
 same "$(stat -c %u "/proc/$rp" 2>&1)" "0" "it runs as root"
 ra "$UNUM" ps -n "$B" --json >"$tmp/ps" 2>&1
 rid=$(idof "$rp" <"$tmp/ps")
-if [ -n "$rid" ] && tr '}' '\n' <"$tmp/ps" | grep "\"id\":$rid," |
-	grep -q '"state":"running".*"node":"b","command":"sleep"'; then
+if [ -n "$rid" ] && tr '}' '\n' <"$tmp/ps" | grep "\"id\":\"$rid\"," |
+	grep -q '"state":"running","node":"b".*"command":"sleep"'; then
 	ok "root's ps through the relay shows it running on b (id $rid)"
 else
 	notok "root's ps through the relay shows it running on b"
@@ -288,8 +288,8 @@ fi
 same "$(stat -c %u "/proc/$np" 2>&1)" "65534" "it runs as nobody"
 na "$UNUM" ps -n "$B" --json >"$tmp/ps" 2>&1
 nid=$(idof "$np" <"$tmp/ps")
-if [ -n "$nid" ] && tr '}' '\n' <"$tmp/ps" | grep "\"id\":$nid," |
-	grep -q '"uid":65534,"node":"b"'; then
+if [ -n "$nid" ] && tr '}' '\n' <"$tmp/ps" | grep "\"id\":\"$nid\"," |
+	grep -q '"uid":65534,"state":"running","node":"b"'; then
 	ok "relay: nobody sees their own process on b (id $nid)"
 else
 	notok "relay: nobody sees their own process on b"

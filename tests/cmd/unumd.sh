@@ -124,12 +124,20 @@ if make -C "$top" -s install PREFIX=/usr DESTDIR="$tmp/root" >"$tmp/inst" 2>&1; 
 	miss=""
 	for f in usr/sbin/unumd usr/bin/unum etc/unum/unumd.conf \
 		usr/share/man/man8/unumd.8 usr/share/man/man1/unum.1 \
-		usr/share/man/man5/unumd.conf.5 usr/lib/systemd/system/unumd.service; do
+		usr/share/man/man5/unumd.conf.5 usr/lib/systemd/system/unumd.service \
+		usr/sbin/unum-clusterd etc/unum/clusterd.conf \
+		usr/share/man/man8/unum-clusterd.8 usr/share/man/man5/clusterd.conf.5 \
+		usr/lib/systemd/system/unum-clusterd.service; do
 		[ -e "$tmp/root/$f" ] || miss="$miss $f"
 	done
 	same "$miss" "" "make install DESTDIR= installs binaries, config, man pages, unit"
 	grep -q '^ExecStart=/usr/sbin/unumd$' "$tmp/root/usr/lib/systemd/system/unumd.service" &&
 		ok "the unit runs the installed unumd" || notok "the unit runs the installed unumd"
+	grep -q '^ExecStart=/usr/sbin/unum-clusterd$' "$tmp/root/usr/lib/systemd/system/unum-clusterd.service" &&
+		ok "the cluster unit runs the installed unum-clusterd" ||
+		notok "the cluster unit runs the installed unum-clusterd"
+	"$tmp/root/usr/sbin/unum-clusterd" -c "$tmp/root/etc/unum/clusterd.conf" --help >/dev/null &&
+		ok "unum-clusterd --help" || notok "unum-clusterd --help"
 else
 	notok "make install"
 	sed 's/^/# /' "$tmp/inst"

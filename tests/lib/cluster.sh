@@ -566,3 +566,31 @@ _cl_exit() {
 	if declare -F cleanup >/dev/null; then cleanup; fi
 }
 trap _cl_exit EXIT
+
+# ---- helpers for tests of unum's cluster ----
+
+# within SECS CMD...: CMD succeeds within SECS (tried every 0.05 s); how
+# long it took in $took (seconds)
+within() {
+	local secs=$1 t0 k
+	shift
+	t0=$(date +%s.%N)
+	for ((k = 0; k < secs * 20; k++)); do
+		if "$@"; then
+			took=$(echo "$(date +%s.%N) - $t0" | bc)
+			return 0
+		fi
+		sleep 0.05
+	done
+	took=$secs
+	return 1
+}
+# alive_count NODE: the members NODE's unum-clusterd sees alive
+alive_count() {
+	on "$1" "$UNUM" nodes --json 2>/dev/null | grep -o '"state":"alive"' | wc -l
+}
+# state_of NODE OF: OF's state as NODE sees it
+state_of() {
+	on "$1" "$UNUM" nodes --json 2>/dev/null | tr '}' '\n' |
+		sed -n "s/.*\"node\":\"$2\",\"state\":\"\([a-z]*\)\".*/\1/p"
+}
