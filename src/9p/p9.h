@@ -997,7 +997,8 @@ void p9_relay_flush(struct p9_req *old);
 void p9_relay_fid_drop(struct p9_rfid *rf);
 /* Calls of one's own on a node: a new fid number on like's link (for a
  * walk's newfid: pass it as made), and a call t (its fids numbers from
- * p9_relay_fid_num; strings and data kept by the caller until cb) sent in
+ * p9_relay_fid_num; a walk's names are copied, other strings and data
+ * kept by the caller until cb) sent in
  * order on on's link.  0, or -ECONNRESET (cb not called). */
 struct p9_rfid *p9_relay_fid_new(struct p9_rfid *like);
 uint32_t p9_relay_fid_num(const struct p9_rfid *rf);

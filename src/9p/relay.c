@@ -886,6 +886,21 @@ p9_relay_call(struct p9_rfid *on, const struct p9_fcall *t,
 	f->made = made;
 	f->cb = cb;
 	f->arg = arg;
+	if (t->type == P9_TWALK && t->u.walk.nwname > 0) {
+		/* the names may wait for the link: kept here */
+		size_t len = 0;
+		unsigned i;
+		char *p;
+
+		for (i = 0; i < t->u.walk.nwname; i++)
+			len += strlen(t->u.walk.wname[i]) + 1;
+		if (!(p = f->own = malloc(len)))
+			abort();
+		for (i = 0; i < t->u.walk.nwname; i++) {
+			f->t.u.walk.wname[i] = strcpy(p, t->u.walk.wname[i]);
+			p += strlen(p) + 1;
+		}
+	}
 	fwd_send(f);
 	return 0;
 }

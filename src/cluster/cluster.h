@@ -54,6 +54,7 @@ struct clu_member {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	uint64_t deadline; /* suspect: dead then */
+	unsigned confirms; /* others' words that it is suspect */
 	unsigned tx;       /* times still to gossip its news */
 	unsigned probed;   /* probe round it was last probed in */
 	uint64_t digest;   /* hash of (name, inc, state) */
@@ -69,8 +70,8 @@ struct clu_memb_opts {
 	const uint8_t *prevkey; /* also accepted (a rollover), or NULL */
 	const char *labels;     /* comma-separated, or NULL */
 	const char *version;
-	unsigned probe_ms;    /* one probe each; 0: 1000 */
-	unsigned timeout_ms;  /* direct probe, then indirect; 0: 400 */
+	unsigned probe_ms;    /* one probe each; 0: 500 */
+	unsigned timeout_ms;  /* direct probe, then indirect; 0: 200 */
 	unsigned suspect_ms;  /* suspect before dead; 0: 2000 */
 	unsigned gossip_ms;   /* news to a few members each; 0: 200 */
 	unsigned indirect;    /* members asked to probe for us; 0: 3 */

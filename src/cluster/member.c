@@ -459,6 +459,7 @@ set_state(struct clu_memb *mb, struct clu_member *m, enum clu_state s)
 	int old = (int)m->state;
 
 	m->state = s;
+	m->confirms = 0;
 	m->since = uv_now(mb->loop);
 	m->digest = hash_member(m);
 	m->tx = retransmits(mb);
@@ -572,6 +573,14 @@ merge(struct clu_memb *mb, const struct clu_member *e, int direct)
 		set_state(mb, m, e->state);
 		if (e->state == CLU_SUSPECT)
 			m->deadline = uv_now(mb->loop) + mb->o.suspect_ms;
+		return;
+	}
+	if (e->inc == m->inc && e->state == CLU_SUSPECT &&
+	    m->state == CLU_SUSPECT && m->confirms < 3) {
+		/* others suspect it too: the wait shortens, to half after
+		 * three such words (Lifeguard's idea) */
+		m->confirms++;
+		m->deadline -= mb->o.suspect_ms / 6;
 		return;
 	}
 	if (e->inc < m->inc || e->state <= m->state)
@@ -1098,10 +1107,19 @@ on_meta(uv_timer_t *t)
 	 * anything after 10 s */
 	dl = (int64_t)load - (int64_t)mb->published_load;
 	dm = (int64_t)mem - (int64_t)mb->published_mem;
-	if (dl > 100 || dl < -100 || (uint64_t)llabs(dm) * 20 > mb->published_mem ||
-	    ((dl || dm) && now - mb->published_at >= 10000)) {
+	if (dl > 250 || dl < -250 || (uint64_t)llabs(dm) * 5 > mb->published_mem) {
+		/* a big move: news, for a few rounds only (every datagram
+		 * carries our entry anyway) */
 		s->metaver++;
-		s->tx = retransmits(mb);
+		if (s->tx < 3)
+			s->tx = 3;
+		mb->published_load = load;
+		mb->published_mem = mem;
+		mb->published_at = now;
+	} else if ((dl || dm) && now - mb->published_at >= 10000) {
+		/* drift: newer figures ride on probes and syncs only, so the
+		 * cost stays flat as the cluster grows */
+		s->metaver++;
 		mb->published_load = load;
 		mb->published_mem = mem;
 		mb->published_at = now;
@@ -1237,9 +1255,9 @@ clu_memb_new(uv_loop_t *loop, const struct clu_memb_opts *o, char *err,
 	mb->loop = loop;
 	mb->o = *o;
 	if (!mb->o.probe_ms)
-		mb->o.probe_ms = 1000;
+		mb->o.probe_ms = 500;
 	if (!mb->o.timeout_ms)
-		mb->o.timeout_ms = 400;
+		mb->o.timeout_ms = 200;
 	if (!mb->o.suspect_ms)
 		mb->o.suspect_ms = 2000;
 	if (!mb->o.gossip_ms)

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "cluster.h"
 #include "conf/conf.h"
@@ -40,7 +41,9 @@
 #define LIST_MS 3000 /* a member's process list is waited for so long */
 
 /* The files: the first Q_PROC + 1 are the root's entries, then proc/'s. */
-enum { Q_ROOT, Q_MEMBERS, Q_POLICY, Q_CTL, Q_PROC, Q_PPOLICY, Q_N };
+enum { Q_ROOT, Q_MEMBERS, Q_POLICY, Q_CTL, Q_PROC, Q_PPOLICY, Q_N,
+	/* a process of a dead node, and its files: not in files[] */
+	Q_LOST = 100, Q_LOSTSTATUS, Q_LOSTWAIT };
 
 static const struct {
 	const char *name;
@@ -55,12 +58,43 @@ static const struct {
     [Q_PPOLICY] = {"policy", 0666, Q_PROC},
 };
 
+/* A process this daemon placed, followed while its run is attached (its
+ * clone fid open here): its last status line, so that when its node dies
+ * it can be shown lost.  Kept LOST_KEEP_MS once its node is dead. */
+#define LOST_KEEP_MS (10 * 60 * 1000ull)
+struct sess;
+static void sess_unref(struct sess *s);
+struct track;
+static void track_status(struct track *k);
+static struct p9_rfid *sess_root(struct sess *s, const struct clu_member *m,
+    enum p9_dialect d, int *err);
+#define TRACK_MAX 65536
+struct track {
+	struct p9_rfid *rf; /* the clone fid; NULL once gone */
+	char node[CLU_NAME_MAX];
+	uid_t uid;
+	unsigned id;        /* 0 until its status is known */
+	char line[256];     /* its status line */
+	uint64_t ended_at;  /* its run's fid went (0: still there) */
+	int refs;           /* status reads in flight, fids on it */
+	int again;          /* not started yet when last read: read again */
+	struct clu_tree *t;
+	struct sess *s;     /* its attach (for the node's root), held */
+	struct p9_rfid *nf; /* the status read's fid, clunked after it */
+	int closing;        /* its run has gone: a last status read */
+	int done;           /* it ended: forgotten */
+	struct track *next;
+};
+
 struct clu_tree {
 	uv_loop_t *loop;
 	struct clu_memb *mb;
 	struct p9_relay *relay;
 	struct clu_policy policy;
 	unsigned rr;
+	struct track *tracks;
+	unsigned ntracks;
+	uv_timer_t again; /* reads again the status of runs not started */
 };
 
 /* An attach here: who, and its attaches on nodes. */
@@ -99,8 +133,10 @@ struct tfid {
 	size_t len;
 	int omode; /* -1: not open */
 	struct listing *ls; /* proc/ opened */
+	struct clu_tree *t;
 	char **names;       /* proc/'s entries once listed */
 	size_t nnames;
+	struct track *lost; /* Q_LOST*: the process */
 };
 
 struct clu_tree *
@@ -112,16 +148,33 @@ clu_tree_new(uv_loop_t *loop, struct clu_memb *mb, struct p9_relay *relay,
 	if (!t)
 		abort();
 	t->loop = loop;
+	uv_timer_init(loop, &t->again);
+	t->again.data = t;
 	t->mb = mb;
 	t->relay = relay;
 	t->policy = *policy;
 	return t;
 }
 
+static void
+tree_closed(uv_handle_t *h)
+{
+	struct clu_tree *t = h->data;
+	struct track *k;
+
+	while ((k = t->tracks)) {
+		t->tracks = k->next;
+		free(k);
+	}
+	free(t);
+}
+
 void
 clu_tree_free(struct clu_tree *t)
 {
-	free(t);
+	/* (after the loop has ended: the close completes on its last run) */
+	uv_close((uv_handle_t *)&t->again, tree_closed);
+	uv_run(t->loop, UV_RUN_NOWAIT);
 }
 
 const struct clu_policy *
@@ -130,14 +183,241 @@ clu_tree_policy(struct clu_tree *t)
 	return &t->policy;
 }
 
+static uint32_t
+mode_of(int q)
+{
+	return q == Q_LOST ? P9_DMDIR | 0555 : q > Q_LOST ? 0444 : files[q].mode;
+}
+
+static int
+is_dir(int q)
+{
+	return (mode_of(q) & P9_DMDIR) != 0;
+}
+
 static struct p9_qid
 qid_of(int q)
 {
 	struct p9_qid qid = {0};
 
-	qid.type = (files[q].mode & P9_DMDIR) ? P9_QTDIR : P9_QTFILE;
+	qid.type = is_dir(q) ? P9_QTDIR : P9_QTFILE;
 	qid.path = (uint64_t)q;
 	return qid;
+}
+
+/* ---- processes followed, for when their node dies ---- */
+
+static struct track *
+track_of(struct clu_tree *t, const struct p9_rfid *rf)
+{
+	struct track *k;
+
+	for (k = t->tracks; k; k = k->next)
+		if (k->rf == rf)
+			return k;
+	return NULL;
+}
+
+/* Forgets what need not be kept: a run whose fid went while its node
+ * stayed up (after ENDED_MS: a link breaks before the node is known
+ * dead), the lost after LOST_KEEP_MS, a node's once it has left. */
+#define ENDED_MS 15000
+static void
+track_prune(struct clu_tree *t)
+{
+	uint64_t now = uv_now(t->loop);
+	struct track **pp = &t->tracks, *k;
+
+	while ((k = *pp)) {
+		struct clu_member *m = clu_memb_find(t->mb, k->node);
+		int drop = k->refs == 0 && !k->rf &&
+		           (k->done || !m || m->state == CLU_LEFT ||
+		               (m->state <= CLU_SUSPECT && now - k->ended_at > ENDED_MS) ||
+		               now - k->ended_at > LOST_KEEP_MS);
+
+		if (drop) {
+			*pp = k->next;
+			t->ntracks--;
+			sess_unref(k->s);
+			free(k);
+		} else
+			pp = &k->next;
+	}
+}
+
+static void
+track_new(struct clu_tree *t, struct p9_rfid *rf, const char *node, uid_t uid,
+    struct sess *s)
+{
+	struct track *k;
+
+	track_prune(t);
+	if (t->ntracks >= TRACK_MAX || !(k = calloc(1, sizeof *k)))
+		return; /* not followed: it would not be shown lost */
+	k->rf = rf;
+	k->t = t;
+	k->s = s;
+	s->ref++;
+	snprintf(k->node, sizeof k->node, "%s", node);
+	k->uid = uid;
+	k->next = t->tracks;
+	t->tracks = k;
+	t->ntracks++;
+}
+
+/* The run's fid is gone: if its node is (or is soon) known dead, its
+ * process is lost. */
+static void
+track_end(struct clu_tree *t, struct track *k)
+{
+	k->rf = NULL;
+	k->ended_at = uv_now(t->loop);
+	k->closing = 1;
+	if (k->id)
+		track_status(k); /* how it ended, if its node still answers */
+	if (k->refs == 0)
+		track_prune(t);
+}
+
+static void
+on_again(uv_timer_t *h)
+{
+	struct clu_tree *t = h->data;
+	struct track *k;
+
+	for (k = t->tracks; k; k = k->next)
+		if (k->again && k->rf) {
+			k->again = 0;
+			track_status(k);
+		}
+}
+
+static void
+status_read(void *arg, int err, struct p9_fcall *rep)
+{
+	struct track *k = arg;
+	char state[16] = "", buf[sizeof k->line];
+	size_t n = 0;
+
+	k->refs--;
+	if (k->nf) {
+		p9_relay_fid_drop(k->nf); /* its read is answered: clunked */
+		k->nf = NULL;
+	}
+	if (err || !rep || rep->type != P9_RREAD || rep->u.rread.count == 0)
+		goto out;
+	n = rep->u.rread.count < sizeof buf - 1 ? rep->u.rread.count
+	                                        : sizeof buf - 1;
+	memcpy(buf, rep->u.rread.data, n);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (!k->id) {
+		/* the ctl fid's answer: the id; the status comes next */
+		if ((k->id = (unsigned)strtoul(buf, NULL, 10)))
+			track_status(k);
+		goto out;
+	}
+	snprintf(k->line, sizeof k->line, "%s", buf);
+	/* still new (its start waits for imports): later again */
+	if (sscanf(k->line, "%*s %*s %15s", state) == 1 &&
+	    !strcmp(state, "new") && k->rf) {
+		k->again = 1;
+		if (!uv_is_active((uv_handle_t *)&k->t->again))
+			uv_timer_start(&k->t->again, on_again, 300, 0);
+	}
+out:
+	if (k->closing && k->refs == 0) {
+		/* the run has gone: a process that ended is not lost */
+		if (!*state && sscanf(k->line, "%*s %*s %15s", state) != 1)
+			*state = '\0';
+		if (!strcmp(state, "exited") || !strcmp(state, "killed"))
+			k->done = 1;
+		track_prune(k->t);
+	}
+}
+
+/* After a ctl write on a followed run: its status, read on the same fid
+ * (the node answers in order: after the write). */
+/* A read of the run's status: its id from its ctl fid first (a clone
+ * fid reads as the id), then N/status from the attach's root on its node
+ * (walk, open, read, clunk, sent in order). */
+static void status_walked(void *arg, int err, struct p9_fcall *rep) {}
+
+static void
+track_status(struct track *k)
+{
+	struct p9_fcall t;
+	struct p9_rfid *root, *nf;
+	struct clu_member *m;
+	char num[16];
+	int err;
+
+	memset(&t, 0, sizeof t);
+	if (!k->id) {
+		if (!k->rf)
+			return;
+		t.type = P9_TREAD;
+		t.u.read.fid = p9_relay_fid_num(k->rf);
+		t.u.read.count = 15;
+		if (p9_relay_call(k->rf, &t, NULL, status_read, k) == 0)
+			k->refs++;
+		return;
+	}
+	if (!(m = clu_memb_find(k->t->mb, k->node)) ||
+	    !(root = sess_root(k->s, m, P9_2000U, &err)))
+		return;
+	nf = p9_relay_fid_new(root);
+	snprintf(num, sizeof num, "%u", k->id);
+	t.type = P9_TWALK;
+	t.u.walk.fid = p9_relay_fid_num(root);
+	t.u.walk.newfid = p9_relay_fid_num(nf);
+	t.u.walk.nwname = 2;
+	t.u.walk.wname[0] = num; /* (copied by the call) */
+	t.u.walk.wname[1] = "status";
+	if (p9_relay_call(root, &t, nf, status_walked, NULL) < 0) {
+		p9_relay_fid_drop(nf);
+		return;
+	}
+	memset(&t, 0, sizeof t);
+	t.type = P9_TOPEN;
+	t.u.open.fid = p9_relay_fid_num(nf);
+	t.u.open.mode = P9_OREAD;
+	p9_relay_call(nf, &t, NULL, status_walked, NULL);
+	memset(&t, 0, sizeof t);
+	t.type = P9_TREAD;
+	t.u.read.fid = p9_relay_fid_num(nf);
+	t.u.read.count = sizeof k->line - 1;
+	k->nf = nf;
+	if (p9_relay_call(nf, &t, NULL, status_read, k) == 0)
+		k->refs++;
+	else
+		status_read(k, ECONNRESET, NULL), k->refs++;
+}
+
+/* A lost process uid may see, NODE.N of a dead node; else NULL. */
+static struct track *
+lost_named(struct clu_tree *t, const char *node, unsigned id, uid_t uid)
+{
+	struct track *k;
+
+	for (k = t->tracks; k; k = k->next)
+		if (k->id == id && !strcmp(k->node, node) &&
+		    (uid == 0 || k->uid == uid))
+			return k;
+	return NULL;
+}
+
+/* Its status line as a lost one: the state word is "lost". */
+static void
+lost_line(const struct track *k, char *out, size_t cap)
+{
+	char id[16], pid[16], state[16], rest[256];
+
+	if (sscanf(k->line, "%15s %15s %15s %255[^\n]", id, pid, state, rest) == 4)
+		snprintf(out, cap, "%s %s lost %s\n", id, pid, rest);
+	else
+		snprintf(out, cap, "%u 0 lost %u %s 0 0 - -\n", k->id,
+		    (unsigned)k->uid, k->node);
 }
 
 static void
@@ -171,11 +451,18 @@ destroy_fid(struct p9_fid *fid)
 	struct tfid *f = fid->aux;
 
 	if (p9_relay_is_fid(f)) {
+		struct clu_tree *t = fid->tree ? fid->tree->aux : NULL;
+		struct track *k = t ? track_of(t, fid->aux) : NULL;
+
+		if (k)
+			track_end(t, k);
 		p9_relay_fid_drop(fid->aux);
 		fid->aux = NULL;
 		return;
 	}
 	if (f) {
+		if (f->lost)
+			f->lost->refs--;
 		if (f->ls) {
 			f->ls->f = NULL;
 			listing_unref(f->ls);
@@ -337,24 +624,33 @@ t_walk(struct p9_req *r)
 	struct clu_tree *t = p9_req_aux(r);
 	struct tfid *f = r->fid->aux, *nf;
 	struct p9_qid pre[P9_MAXWELEM];
+	struct track *lost;
 	int q = f->q, i, k;
 
 	if (p9_relay_is_fid(f)) {
 		p9_relay_forward(r);
 		return;
 	}
+	lost = f->lost;
 	for (i = 0; i < r->in.u.walk.nwname; i++) {
 		const char *name = r->in.u.walk.wname[i];
 
-		if (!(files[q].mode & P9_DMDIR))
+		if (!is_dir(q))
 			break;
 		if (!strcmp(name, "..")) {
-			q = files[q].parent;
+			q = q >= Q_LOST ? Q_PROC : files[q].parent;
+			lost = NULL;
 			pre[i] = r->out.u.rwalk.wqid[i] = qid_of(q);
 			continue;
 		}
 		if (!strcmp(name, "."))
 			goto same;
+		if (q == Q_LOST) {
+			if (strcmp(name, "status") && strcmp(name, "wait"))
+				break;
+			q = name[0] == 's' ? Q_LOSTSTATUS : Q_LOSTWAIT;
+			goto same;
+		}
 		for (k = 1; k < Q_N; k++)
 			if (files[k].parent == q && !strcmp(name, files[k].name))
 				break;
@@ -370,6 +666,14 @@ t_walk(struct p9_req *r)
 			struct p9_rfid *root;
 			int eno = 0, n;
 
+			if ((m = proc_name(t, name, first, sizeof first)) &&
+			    m->state >= CLU_DEAD &&
+			    (lost = lost_named(t, m->name,
+			         (unsigned)strtoul(first, NULL, 10), f->s->uid))) {
+				/* a process of a dead node: what is known */
+				q = Q_LOST;
+				goto same;
+			}
 			if (r->newfid == r->fid) {
 				p9_respond_errmsg(r, EINVAL,
 				    "walk into a process to a new fid");
@@ -387,6 +691,8 @@ t_walk(struct p9_req *r)
 			for (n = 1; i + n < r->in.u.walk.nwname; n++)
 				names[n] = r->in.u.walk.wname[i + n];
 			p9_relay_walk(r, root, names, (unsigned)n, pre, (unsigned)i);
+			if (!strcmp(name, "clone") && n == 1)
+				track_new(t, r->newfid->aux, m->name, f->s->uid, f->s);
 			return;
 		fail_here:
 			if (i == 0) {
@@ -401,11 +707,14 @@ t_walk(struct p9_req *r)
 	}
 	r->out.u.rwalk.nwqid = (uint16_t)i;
 	if (i == 0 && r->in.u.walk.nwname > 0) {
-		p9_respond_error(r, (files[q].mode & P9_DMDIR) ? ENOENT : ENOTDIR);
+		p9_respond_error(r, is_dir(q) ? ENOENT : ENOTDIR);
 		return;
 	}
 	if (i == r->in.u.walk.nwname) {
 		nf = tfid_new(q, f->s);
+		nf->t = t;
+		if ((nf->lost = q >= Q_LOST ? lost : NULL))
+			nf->lost->refs++;
 		if (r->newfid == r->fid)
 			destroy_fid(r->fid);
 		r->newfid->aux = nf;
@@ -632,6 +941,7 @@ list_proc(struct clu_tree *t, struct p9_req *r, struct tfid *f)
 	struct clu_member *const *m;
 	struct listing *ls = calloc(1, sizeof *ls);
 	unsigned n = clu_memb_list(t->mb, &m), i;
+	struct track *k;
 
 	if (!ls)
 		abort();
@@ -643,6 +953,17 @@ list_proc(struct clu_tree *t, struct p9_req *r, struct tfid *f)
 	uv_timer_init(t->loop, &ls->timer);
 	ls->timer.data = ls;
 	ls->pending = 1; /* until all are asked */
+	track_prune(t);
+	for (k = t->tracks; k; k = k->next) {
+		struct clu_member *d = clu_memb_find(t->mb, k->node);
+		char id[16];
+
+		if (k->id && d && d->state >= CLU_DEAD &&
+		    (f->s->uid == 0 || k->uid == f->s->uid)) {
+			snprintf(id, sizeof id, "%u", k->id);
+			add_name(ls, k->node, id);
+		}
+	}
 	for (i = 0; i < n; i++)
 		if (m[i]->state <= CLU_SUSPECT)
 			list_member(ls, f->s, m[i]);
@@ -669,7 +990,7 @@ t_open(struct p9_req *r)
 		p9_respond_error(r, EBADF);
 		return;
 	}
-	if ((files[f->q].mode & P9_DMDIR) && mode != P9_OREAD) {
+	if (is_dir(f->q) && mode != P9_OREAD) {
 		p9_respond_error(r, EISDIR);
 		return;
 	}
@@ -687,6 +1008,17 @@ t_open(struct p9_req *r)
 		list_proc(t, r, f);
 		return;
 	}
+	if (f->q > Q_LOST && mode != P9_OREAD) {
+		p9_respond_error(r, EACCES);
+		return;
+	}
+	if (f->q == Q_LOSTSTATUS) {
+		char line[300];
+
+		lost_line(f->lost, line, sizeof line);
+		addf(&f->data, &f->len, &cap, "%s", line);
+	} else if (f->q == Q_LOSTWAIT)
+		addf(&f->data, &f->len, &cap, "lost\n");
 	if (f->q == Q_MEMBERS) {
 		struct clu_member *const *m;
 		unsigned n = clu_memb_list(t->mb, &m), i;
@@ -712,8 +1044,12 @@ stat_of(int q, struct p9_stat *st)
 {
 	memset(st, 0, sizeof *st);
 	st->qid = qid_of(q);
-	st->mode = files[q].mode;
-	st->name = q == Q_ROOT ? "/" : (char *)files[q].name;
+	st->mode = mode_of(q);
+	st->name = q == Q_ROOT       ? "/"
+	           : q == Q_LOST       ? "lost"
+	           : q == Q_LOSTSTATUS ? "status"
+	           : q == Q_LOSTWAIT   ? "wait"
+	                               : (char *)files[q].name;
 	st->uid = st->gid = st->muid = "root";
 	st->extension = "";
 	st->n_uid = st->n_gid = st->n_muid = 0;
@@ -727,6 +1063,9 @@ dirgen(void *arg, uint64_t index, struct p9_stat *st)
 	uint64_t k = 0;
 	int q;
 
+	if (f->q == Q_LOST)
+		return index < 2 ? stat_of(index ? Q_LOSTWAIT : Q_LOSTSTATUS, st)
+		                 : -1;
 	for (q = 1; q < Q_N; q++)
 		if (files[q].parent == f->q && k++ == index)
 			return stat_of(q, st);
@@ -751,7 +1090,7 @@ t_read(struct p9_req *r)
 		p9_respond_error(r, EBADF);
 		return;
 	}
-	if (files[f->q].mode & P9_DMDIR)
+	if (is_dir(f->q))
 		p9_respond_dirread(r, dirgen, f);
 	else
 		p9_respond_bytes(r, f->data ? f->data : "", f->len);
@@ -818,7 +1157,11 @@ t_write(struct p9_req *r)
 	int rc = 0;
 
 	if (p9_relay_is_fid(f)) {
+		struct track *k = track_of(t, r->fid->aux);
+
 		p9_relay_forward(r);
+		if (k) /* a run of ours: its status after this */
+			track_status(k);
 		return;
 	}
 	if (f->omode != P9_OWRITE && f->omode != P9_ORDWR) {

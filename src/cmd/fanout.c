@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
@@ -186,10 +187,35 @@ out_lines(struct job *j, int which, int end)
 	fflush(f);
 }
 
+/* With --stdin: what came on stdin, kept in a memory file that each run
+ * opens afresh (its own offset).  -1: runs get no stdin. */
+static int stdin_copy = -1;
+
+static int
+copy_stdin(void)
+{
+	char buf[65536];
+	ssize_t k;
+	int fd = memfd_create("unum-stdin", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while ((k = read(0, buf, sizeof buf)) > 0)
+		if (write(fd, buf, (size_t)k) != k) {
+			close(fd);
+			return -1;
+		}
+	if (k < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int
 job_start(struct job *j, char **cmd, char *self)
 {
-	int p[2][2], i, n = 0;
+	int p[2][2], i, n = 0, in = -1, k;
 	char **argv;
 	pid_t pid;
 
@@ -197,19 +223,34 @@ job_start(struct job *j, char **cmd, char *self)
 		n++;
 	if (!(argv = calloc((size_t)n + 8, sizeof *argv)))
 		abort();
-	argv[0] = "unum";
-	argv[1] = "run";
-	argv[2] = "--no-stdin";
-	argv[3] = "-n";
-	argv[4] = (char *)j->addr;
-	argv[5] = "--";
-	memcpy(argv + 6, cmd, (size_t)n * sizeof *argv);
+	k = 0;
+	argv[k++] = "unum";
+	argv[k++] = "run";
+	if (stdin_copy < 0)
+		argv[k++] = "--no-stdin";
+	argv[k++] = "-n";
+	argv[k++] = (char *)j->addr;
+	argv[k++] = "--";
+	memcpy(argv + k, cmd, (size_t)n * sizeof *argv);
+	if (stdin_copy >= 0) {
+		char path[64];
+
+		snprintf(path, sizeof path, "/proc/self/fd/%d", stdin_copy);
+		if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			free(argv);
+			return -1;
+		}
+	}
 	if (pipe2(p[0], O_CLOEXEC) < 0 || pipe2(p[1], O_CLOEXEC) < 0) {
 		free(argv);
+		if (in >= 0)
+			close(in);
 		return -1;
 	}
 	if ((pid = fork()) < 0) {
 		free(argv);
+		if (in >= 0)
+			close(in);
 		return -1;
 	}
 	if (pid == 0) {
@@ -219,10 +260,14 @@ job_start(struct job *j, char **cmd, char *self)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		dup2(p[0][1], 1);
 		dup2(p[1][1], 2);
+		if (in >= 0)
+			dup2(in, 0);
 		execv(self, argv);
 		_exit(255);
 	}
 	free(argv);
+	if (in >= 0)
+		close(in);
 	j->pid = pid;
 	for (i = 0; i < 2; i++) {
 		close(p[i][1]);
@@ -261,7 +306,7 @@ print_groups(struct job *jobs, size_t n)
 
 int
 unum_fanout(char **labels, char **addrs, size_t n, int gather, int width,
-    char **cmd)
+    int broadcast, char **cmd)
 {
 	char self[4096];
 	size_t i, started = 0, finished = 0;
@@ -277,6 +322,11 @@ unum_fanout(char **labels, char **addrs, size_t n, int gather, int width,
 		return 255;
 	}
 	self[k] = '\0';
+	if (broadcast && (stdin_copy = copy_stdin()) < 0) {
+		fprintf(stderr, "unum: cannot keep stdin for the runs: %s\n",
+		    strerror(errno));
+		return 255;
+	}
 	jobs = calloc(n, sizeof *jobs);
 	pf = calloc(2 * n + 1, sizeof *pf);
 	pj = calloc(2 * n + 1, sizeof *pj);

@@ -321,7 +321,12 @@ unum_wait(int argc, char **argv)
 		}
 		line[strcspn(line, "\n")] = '\0';
 		printf("%s %s\n", argv[i], line);
-		if (sscanf(line, "exit %d", &code) == 1)
+		if (!strncmp(line, "lost", 4)) {
+			fprintf(stderr, "unum: wait %s: its node died: the process "
+			                "is lost\n",
+			    argv[i]);
+			status = 255;
+		} else if (sscanf(line, "exit %d", &code) == 1)
 			status = code;
 		else if (sscanf(line, "signal %d", &code) == 1)
 			status = 128 + code;

@@ -281,9 +281,10 @@ usage(FILE *f)
 	    "  -w, --nodes LIST  run CMD on each node of LIST at once: names,\n"
 	    "                    commas and ranges (n[01-16],10.0.0.[1-4]:5640)\n"
 	    "  -N, --copies N    run N copies of CMD, placed by the policy\n"
-	    "                    (with -a, -w, -N: each line labelled NODE:, "
+	    "                    (with -a, -w, -N: each line labelled NODE:; "
 	    "stdin\n"
-	    "                    not read)\n"
+	    "                    not read unless --stdin)\n"
+	    "      --stdin       with -a, -w, -N: each run gets all of stdin\n"
 	    "  -b, --gather      with -a, -w, -N: each output once, for the "
 	    "nodes that\n"
 	    "                    printed the same (as clush -b)\n"
@@ -927,7 +928,7 @@ by_cluster(const char *node, const char *policy)
 /* -a, -w LIST, -N COUNT: the nodes, then the fan-out. */
 static int
 fan(const char *list, int all, long copies, const char *policy, int gather,
-    int width, char **cmd)
+    int width, int broadcast, char **cmd)
 {
 	struct clu_member *m = NULL, **mp = NULL;
 	char **labels = NULL, **addrs = NULL, err[512];
@@ -1013,7 +1014,7 @@ fan(const char *list, int all, long copies, const char *policy, int gather,
 			addrs[n] = c->addr;
 		}
 	}
-	rc = unum_fanout(labels, addrs, n, gather, width, cmd);
+	rc = unum_fanout(labels, addrs, n, gather, width, broadcast, cmd);
 	if (list)
 		for (i = 0; i < n; i++)
 			free(labels[i]);
@@ -1036,6 +1037,7 @@ unum_run(int argc, char **argv)
 	    {"copies", required_argument, NULL, 'N'},
 	    {"policy", required_argument, NULL, 'p'},
 	    {"import", required_argument, NULL, 'i'},
+	    {"stdin", no_argument, NULL, 'S'},
 	    {"no-import", no_argument, NULL, 'X'},
 	    {"gather", no_argument, NULL, 'b'},
 	    {"fanout", required_argument, NULL, 'f'},
@@ -1046,7 +1048,7 @@ unum_run(int argc, char **argv)
 	struct p9_client_opts o;
 	sigset_t set;
 	int ch, nostdin = 0, rc, gather = 0, width = 64, all = 0, noimport = 0;
-	int remote = 0;
+	int remote = 0, broadcast = 0;
 	long copies = 0;
 	const char *list = NULL;
 
@@ -1101,6 +1103,9 @@ unum_run(int argc, char **argv)
 		case 'X':
 			noimport = 1;
 			break;
+		case 'S':
+			broadcast = 1;
+			break;
 		case 'I':
 			nostdin = 1;
 			break;
@@ -1130,7 +1135,7 @@ unum_run(int argc, char **argv)
 	}
 	if (list || all || copies)
 		return fan(list, all, copies, r.policy, gather, width,
-		    argv + optind);
+		    broadcast, argv + optind);
 	if (gather) {
 		fprintf(stderr, "unum: -b gathers the output of -a, -w or -N\n");
 		return 255;

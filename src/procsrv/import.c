@@ -144,6 +144,22 @@ on_exit_mount(uv_process_t *p, int64_t status, int sig)
 	finish(i);
 }
 
+/* mkdir -p, root's and 0755 */
+static void
+mkdirs(const char *path)
+{
+	char p[256], *s;
+
+	snprintf(p, sizeof p, "%s", path);
+	for (s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(p, 0755);
+			*s = '/';
+		}
+	mkdir(p, 0755);
+}
+
 /* Starts the mount; 0, or -1 with i->why set. */
 static int
 start(struct import *i)
@@ -164,7 +180,7 @@ start(struct import *i)
 		if (dir[k] == '/' || dir[k] == ':' || dir[k] == '[' ||
 		    dir[k] == ']')
 			dir[k] = '_';
-	mkdir(im->dir, 0755);
+	mkdirs(im->dir);
 	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || chmod(dir, 0700) < 0) {
 		snprintf(i->why, sizeof i->why, "cannot import: %.300s: %s", dir,
 		    strerror(errno));

@@ -106,6 +106,10 @@ case "$out" in
 esac
 on n1 "$UNUM" run -a sh -c 'case $(hostname) in n2) exit 7;; n3) exit 3;; esac'
 same "$?" "7" "run -a exits with the highest status"
+same "$(on n1 bash -c "printf 'one\ntwo\n' | '$UNUM' run -a --stdin wc -l" | sort | tr '\n' ' ')" \
+	"n1: 2 n2: 2 n3: 2 " "run -a --stdin: every node reads all of stdin"
+same "$(on n1 bash -c "echo x | '$UNUM' run -a wc -c" | sort | tr '\n' ' ')" \
+	"n1: 0 n2: 0 n3: 0 " "run -a without --stdin: an empty stdin"
 
 # ---- the origin's files ----
 cluster_file n1 /tmp/work/only-on-n1 "from n1"
@@ -203,6 +207,13 @@ grep -q "$id lost" "$tmp/wait2" && ok "... saying it is lost" || notok "... lost
 on n1 "$UNUM" wait "$id" >/dev/null 2>"$tmp/err"
 grep -q "lost" "$tmp/err" && ok "a later wait names the loss at once: $(head -1 "$tmp/err")" ||
 	notok "a later wait: $(cat "$tmp/err")"
+line=$(on n1 "$UNUM" ps -a | grep "^$id ")
+case "$line" in
+*" lost "*" n3 "*" n1 "*sleep) ok "ps -a on its origin lists it lost: $line" ;;
+*) notok "ps -a on its origin lists it lost: $(on n1 "$UNUM" ps -a)" ;;
+esac
+same "$(on n1 setpriv --reuid=65534 --regid=65534 --clear-groups "$UNUM" ps -a | grep -c "^$id ")" "0" \
+	"... not to another user"
 same "$(on n1 "$UNUM" run -N 4 hostname | grep -c n3)" "0" "nothing is placed on the dead node"
 start_unumd_node 3 && wait_for "${CL_IP[3]}:5640" 2>/dev/null
 start_clusterd_node 3
