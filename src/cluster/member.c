@@ -408,11 +408,13 @@ retransmits(struct clu_memb *mb)
 {
 	unsigned n = mb->n + 1, k = 0;
 
+	/* 4 ceil(log10(N + 1)), as memberlist: 4 to 3 nodes, 12 to 256,
+	 * 20 to 10,000; the push-pull of views catches what it misses */
 	while (n > 1) {
-		n >>= 1;
+		n = (n + 9) / 10;
 		k++;
 	}
-	return 3 * (k + 1);
+	return 4 * (k ? k : 1);
 }
 
 /* HOST:PORT into *sa; numeric: HOST must be an address (what members
@@ -531,7 +533,8 @@ static void refute(struct clu_memb *mb, uint64_t inc);
  * (incarnation, metaver).  direct: e came from the member itself.
  */
 static void
-merge(struct clu_memb *mb, const struct clu_member *e, int direct)
+merge(struct clu_memb *mb, const struct clu_member *e, int direct,
+    int from_sync)
 {
 	struct clu_member *m = clu_memb_find(mb, e->name);
 	int newer_meta;
@@ -545,13 +548,19 @@ merge(struct clu_memb *mb, const struct clu_member *e, int direct)
 	if (!m) {
 		if (e->state == CLU_DEAD || e->state == CLU_LEFT)
 			return; /* nothing to learn of a stranger's death */
-		add_member(mb, e);
+		if ((m = add_member(mb, e)) && from_sync)
+			m->tx = 0; /* a whole view: its sender has it already,
+			            * and so will whoever syncs with us */
 		return;
 	}
 	newer_meta = e->inc > m->inc ||
 	             (e->inc == m->inc && e->metaver > m->metaver);
 	if (newer_meta || direct) {
-		if (newer_meta)
+		/* passed on: a drain or new labels; load and memory travel
+		 * with their owner's datagrams (and syncs) only, or they
+		 * would cost every node in proportion to the cluster */
+		if (newer_meta && (e->m.drain != m->m.drain ||
+		                      strcmp(e->m.labels, m->m.labels)))
 			m->tx = retransmits(mb);
 		m->m = e->m;
 		m->metaver = e->metaver;
@@ -627,6 +636,9 @@ head(struct clu_memb *mb, struct wbuf *w, uint8_t type, uint32_t seq)
 	put_int(w, cnt, 4);
 	put_int(w, h, 8);
 	put_entry(w, mb->self);
+	/* our own news goes in every head: each send counts */
+	if (mb->self->tx > 0)
+		mb->self->tx--;
 }
 
 /* Entries with news, the ones sent least first, while they fit; news of
@@ -810,7 +822,7 @@ clu_memb_input(struct clu_memb *mb, const uint8_t *body, size_t len,
 		get_str(&r, arg, sizeof arg);
 	if (r.bad)
 		return;
-	merge(mb, &e, 1);
+	merge(mb, &e, 1, 0);
 	sender = clu_memb_find(mb, e.name);
 	k = (unsigned)get_int(&r, 1);
 	for (i = 0; i < k && !r.bad; i++) {
@@ -818,7 +830,7 @@ clu_memb_input(struct clu_memb *mb, const uint8_t *body, size_t len,
 
 		if (get_entry(&r, &x) < 0)
 			break;
-		merge(mb, &x, 0);
+		merge(mb, &x, 0, type == M_SYNC);
 	}
 	mb->joined |= sender != NULL && !sender->self;
 	switch (type) {

@@ -39,7 +39,7 @@ struct import {
 	uid_t uid;
 	int state;
 	char mnt[600];
-	char why[512];
+	char why[640];
 	uint64_t failed_at;
 	uv_process_t proc;
 	uv_pipe_t err;
@@ -137,8 +137,12 @@ on_exit_mount(uv_process_t *p, int64_t status, int sig)
 		i->state = I_FAILED;
 		i->failed_at = uv_now(i->im->loop);
 		snprintf(i->why, sizeof i->why,
-		    "cannot import the files of %s: %.300s", i->origin,
-		    *i->errbuf ? i->errbuf : "the mount failed");
+		    "cannot import the files of %s: %.300s%s", i->origin,
+		    *i->errbuf ? i->errbuf : "the mount failed",
+		    strstr(i->errbuf, "attach 'fs'")
+		        ? " (it exports none: 'export /' in its unumd.conf; or "
+		          "unum run --no-import)"
+		        : "");
 		p9_log(LOG_WARNING, "%s", i->why);
 	}
 	finish(i);
