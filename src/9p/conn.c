@@ -39,6 +39,7 @@ struct p9_conn {
 	/* fids */
 	struct p9_fid **fids;
 	unsigned nbuckets, nfids;
+	struct p9_fid *blocked; /* need_fid's DEFER: the fid being made */
 	/* requests in flight */
 	struct p9_req *reqs;
 	struct p9_req *tags[TAG_BUCKETS];
@@ -53,6 +54,7 @@ struct p9_conn {
 struct req {
 	struct p9_req r;
 	struct req *tnext; /* tag bucket chain */
+	struct req *wnext; /* waiting on a fid being made */
 	int err;           /* error reply, 0 for r.out */
 	int aborted;       /* reply dropped: Tversion reset or conn gone */
 	int flush_called;
@@ -60,6 +62,7 @@ struct req {
 };
 
 static void conn_maybe_finish(struct p9_conn *c);
+static void run_req(struct p9_conn *c, struct req *q);
 static void conn_input(struct p9_conn *c);
 
 /* ---- fids ---- */
@@ -453,6 +456,21 @@ finish(struct req *q)
 	struct p9_conn *c = r->conn;
 	int err = q->err;
 
+	struct p9_fid *made = NULL;
+	struct req *waiting = NULL, *w;
+
+	/* the fid this request made: made now (or not), and what waited
+	 * for it goes on below, once this answer is out */
+	if ((r->type == P9_TATTACH || r->type == P9_TAUTH) && r->fid)
+		made = r->fid;
+	else if ((r->type == P9_TWALK || r->type == P9_TXATTRWALK) &&
+	         r->newfid && r->newfid != r->fid)
+		made = r->newfid;
+	if (made && made->making == q) {
+		made->making = NULL;
+		waiting = made->waiting;
+		made->waiting = NULL;
+	}
 	if (!err && r->type != P9_TFLUSH)
 		err = reply_effects(c, q);
 	if (err)
@@ -492,6 +510,15 @@ finish(struct req *q)
 	}
 	answer_flushes(q);
 	req_free(q);
+	while ((w = waiting)) {
+		waiting = w->wnext;
+		w->wnext = NULL;
+		if (c->closing || w->aborted) {
+			w->aborted = 1;
+			finish(w);
+		} else
+			run_req(c, w);
+	}
 	conn_maybe_finish(c);
 }
 
@@ -718,7 +745,12 @@ do_flush(struct p9_conn *c, struct req *q)
 	call_flush(old);
 }
 
-/* Looks up a fid the request names; EBADF if unknown. */
+/* Looks up a fid the request names; EBADF if unknown, DEFER if the
+ * request that makes it is not answered yet (c->blocked is then the
+ * fid: the request waits for it, as a client that pipelines an attach
+ * and a walk from it means).  A forward tree's fids never wait: its
+ * server sends requests on in the order they came. */
+#define DEFER (-4)
 static int
 need_fid(struct p9_conn *c, struct p9_fid **slot, uint32_t num)
 {
@@ -726,6 +758,11 @@ need_fid(struct p9_conn *c, struct p9_fid **slot, uint32_t num)
 
 	if (!f)
 		return EBADF;
+	if (f->making && !f->tree->forward) {
+		/* (a forward tree's server takes requests in order itself) */
+		c->blocked = f;
+		return DEFER;
+	}
 	*slot = fid_ref(f);
 	return 0;
 }
@@ -869,6 +906,7 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 			return -2; /* as diod and Plan 9 say it */
 		if (!(r->fid = fid_new(c, in->u.auth.afid, tree, &err)))
 			return err;
+		r->fid->making = q;
 		r->fid->qid.type = P9_QTAUTH;
 		*fn = tree->ops->auth;
 		return 0;
@@ -881,11 +919,25 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 			return err;
 		if (!(r->fid = fid_new(c, in->u.attach.fid, tree, &err)))
 			return err;
+		r->fid->making = q;
 		*fn = tree->ops->attach;
 		return 0;
 	case P9_TWALK:
-		if ((err = need_fid(c, &r->fid, in->u.walk.fid)))
+		if ((err = need_fid(c, &r->fid, in->u.walk.fid))) {
+			/* waiting: its new fid is in the table already, so
+			 * what comes for it waits in turn */
+			if (err == DEFER && !r->newfid &&
+			    in->u.walk.newfid != in->u.walk.fid) {
+				struct p9_fid *b = c->blocked;
+				int e2;
+
+				if ((r->newfid = fid_new(
+				         c, in->u.walk.newfid, b->tree, &e2)))
+					r->newfid->making = q;
+				c->blocked = b;
+			}
 			return err;
+		}
 		/* walk(5) forbids walking an open fid; diod's tools walk
 		 * from an open directory to a new fid, which harms nothing,
 		 * so only walking an open fid in place is refused. */
@@ -898,11 +950,15 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 				return EINVAL;
 		if (in->u.walk.newfid == in->u.walk.fid)
 			r->newfid = r->fid;
+		else if (r->newfid && r->newfid->making == q)
+			r->newfid->qid = r->fid->qid; /* made while it waited */
 		else if (!(r->newfid = fid_new(
 		               c, in->u.walk.newfid, r->fid->tree, &err)))
 			return err;
-		else
+		else {
 			r->newfid->qid = r->fid->qid;
+			r->newfid->making = q;
+		}
 		*fn = r->fid->tree->ops->walk;
 		return 0;
 	case P9_TXATTRWALK:
@@ -911,6 +967,7 @@ prepare(struct p9_conn *c, struct req *q, void (**fn)(struct p9_req *))
 		if (!(r->newfid = fid_new(
 		          c, in->u.xattrwalk.newfid, r->fid->tree, &err)))
 			return err;
+		r->newfid->making = q;
 		*fn = r->fid->tree->ops->xattrwalk;
 		return 0;
 	case P9_TCLUNK:
@@ -1112,10 +1169,9 @@ dispatch(struct p9_conn *c, uint8_t *buf, size_t len)
 {
 	struct req *q = calloc(1, sizeof *q);
 	struct p9_req *r;
-	void (*fn)(struct p9_req *) = NULL;
 	uint16_t tag = (uint16_t)(buf[5] | buf[6] << 8);
 	uint8_t type = buf[4];
-	int rc, err;
+	int rc;
 
 	if (!q) {
 		free(buf);
@@ -1166,7 +1222,38 @@ dispatch(struct p9_conn *c, uint8_t *buf, size_t len)
 		    c->srv->o.max_reqs);
 		return;
 	}
+	run_req(c, q);
+}
+
+/* Prepares q and hands it to the server, or answers it; a request on a
+ * fid still being made waits on that fid. */
+static void
+run_req(struct p9_conn *c, struct req *q)
+{
+	struct p9_req *r = &q->r;
+	void (*fn)(struct p9_req *) = NULL;
+	int err;
+
 	err = prepare(c, q, &fn);
+	if (err == DEFER) {
+		struct p9_fid *f = c->blocked;
+		struct req **pp;
+
+		/* what prepare took goes back; all is taken again later */
+		if (r->fid) {
+			fid_unref(r->fid);
+			r->fid = NULL;
+		}
+		if (r->fid2) {
+			fid_unref(r->fid2);
+			r->fid2 = NULL;
+		}
+		q->wnext = NULL;
+		for (pp = (struct req **)&f->waiting; *pp; pp = &(*pp)->wnext)
+			;
+		*pp = q;
+		return;
+	}
 	if (err == -1) /* nothing for the server to do */
 		p9_respond(r);
 	else if (err == -2)

@@ -678,6 +678,8 @@ struct p9_fid {
 	int ref;
 	uint64_t diroffset, dirindex;
 	struct p9_fid *hnext;
+	void *making;  /* the request making it (attach, walk), until answered */
+	void *waiting; /* requests on it that came meanwhile, in order */
 };
 
 /*

@@ -41,9 +41,10 @@
 #define LIST_MS 3000 /* a member's process list is waited for so long */
 
 /* The files: the first Q_PROC + 1 are the root's entries, then proc/'s. */
-enum { Q_ROOT, Q_MEMBERS, Q_POLICY, Q_CTL, Q_PROC, Q_PPOLICY, Q_N,
-	/* a process of a dead node, and its files: not in files[] */
-	Q_LOST = 100, Q_LOSTSTATUS, Q_LOSTWAIT };
+enum { Q_ROOT, Q_MEMBERS, Q_POLICY, Q_CTL, Q_PROC, Q_PPOLICY, Q_NODES, Q_N,
+	/* a process of a dead node, and its files; a member: not in
+	 * files[] */
+	Q_LOST = 100, Q_LOSTSTATUS, Q_LOSTWAIT, Q_NODE };
 
 static const struct {
 	const char *name;
@@ -56,7 +57,11 @@ static const struct {
     [Q_CTL] = {"ctl", 0200, Q_ROOT},
     [Q_PROC] = {"proc", P9_DMDIR | 0555, Q_ROOT},
     [Q_PPOLICY] = {"policy", 0666, Q_PROC},
+    [Q_NODES] = {"nodes", P9_DMDIR | 0555, Q_ROOT},
 };
+
+/* A member's trees under nodes/NAME/: unumd's attach names. */
+static const char *const node_trees[] = {"fs", "proc", "ram"};
 
 /* A process this daemon placed, followed while its run is attached (its
  * clone fid open here): its last status line, so that when its node dies
@@ -101,6 +106,7 @@ struct clu_tree {
 struct sroot {
 	char node[CLU_NAME_MAX];
 	enum p9_dialect d;
+	const char *aname; /* "proc", or one of node_trees */
 	struct p9_rfid *root;
 };
 struct sess {
@@ -137,6 +143,7 @@ struct tfid {
 	char **names;       /* proc/'s entries once listed */
 	size_t nnames;
 	struct track *lost; /* Q_LOST*: the process */
+	char node[CLU_NAME_MAX]; /* Q_NODE: the member */
 };
 
 struct clu_tree *
@@ -186,7 +193,9 @@ clu_tree_policy(struct clu_tree *t)
 static uint32_t
 mode_of(int q)
 {
-	return q == Q_LOST ? P9_DMDIR | 0555 : q > Q_LOST ? 0444 : files[q].mode;
+	return q == Q_LOST || q == Q_NODE ? P9_DMDIR | 0555
+	       : q > Q_LOST               ? 0444
+	                                  : files[q].mode;
 }
 
 static int
@@ -484,6 +493,7 @@ tfid_new(int q, struct sess *s)
 		abort();
 	f->q = q;
 	f->s = s;
+	f->t = s->t;
 	f->omode = -1;
 	s->ref++;
 	return f;
@@ -492,24 +502,33 @@ tfid_new(int q, struct sess *s)
 /* The session's attach on node m in dialect d: made now if need be (the
  * requests that use it queue behind it).  NULL with *err. */
 static struct p9_rfid *
-sess_root(struct sess *s, const struct clu_member *m, enum p9_dialect d,
-    int *err)
+sess_tree(struct sess *s, const struct clu_member *m, enum p9_dialect d,
+    const char *aname, int *err)
 {
 	struct p9_rfid *rf;
 	unsigned i;
 
 	for (i = 0; i < s->nroots; i++)
-		if (s->roots[i].d == d && !strcmp(s->roots[i].node, m->name))
+		if (s->roots[i].d == d && !strcmp(s->roots[i].node, m->name) &&
+		    !strcmp(s->roots[i].aname, aname))
 			return s->roots[i].root;
-	if (!(rf = p9_relay_attach(s->t->relay, m->addr, s->uid, "proc", d, err)))
+	if (!(rf = p9_relay_attach(s->t->relay, m->addr, s->uid, aname, d, err)))
 		return NULL;
 	if (!(s->roots = realloc(s->roots, (s->nroots + 1) * sizeof *s->roots)))
 		abort();
 	snprintf(s->roots[s->nroots].node, CLU_NAME_MAX, "%s", m->name);
 	s->roots[s->nroots].d = d;
+	s->roots[s->nroots].aname = aname;
 	s->roots[s->nroots].root = rf;
 	s->nroots++;
 	return rf;
+}
+
+static struct p9_rfid *
+sess_root(struct sess *s, const struct clu_member *m, enum p9_dialect d,
+    int *err)
+{
+	return sess_tree(s, m, d, "proc", err);
 }
 
 static void
@@ -625,6 +644,7 @@ t_walk(struct p9_req *r)
 	struct tfid *f = r->fid->aux, *nf;
 	struct p9_qid pre[P9_MAXWELEM];
 	struct track *lost;
+	char node[CLU_NAME_MAX];
 	int q = f->q, i, k;
 
 	if (p9_relay_is_fid(f)) {
@@ -632,13 +652,16 @@ t_walk(struct p9_req *r)
 		return;
 	}
 	lost = f->lost;
+	snprintf(node, sizeof node, "%s", f->node);
 	for (i = 0; i < r->in.u.walk.nwname; i++) {
 		const char *name = r->in.u.walk.wname[i];
 
 		if (!is_dir(q))
 			break;
 		if (!strcmp(name, "..")) {
-			q = q >= Q_LOST ? Q_PROC : files[q].parent;
+			q = q == Q_NODE ? Q_NODES
+			    : q >= Q_LOST ? Q_PROC
+			                  : files[q].parent;
 			lost = NULL;
 			pre[i] = r->out.u.rwalk.wqid[i] = qid_of(q);
 			continue;
@@ -650,6 +673,50 @@ t_walk(struct p9_req *r)
 				break;
 			q = name[0] == 's' ? Q_LOSTSTATUS : Q_LOSTWAIT;
 			goto same;
+		}
+		if (q == Q_NODES) {
+			struct clu_member *m = clu_memb_find(t->mb, name);
+
+			if (!m || m->state > CLU_SUSPECT)
+				break;
+			q = Q_NODE;
+			snprintf(node, sizeof node, "%s", m->name);
+			goto same;
+		}
+		if (q == Q_NODE) {
+			/* into the member's own tree: the rest is its walk */
+			struct clu_member *m = clu_memb_find(t->mb, node);
+			struct p9_rfid *root;
+			char *names[P9_MAXWELEM];
+			int eno = 0, n;
+
+			for (k = 0; k < 3 && strcmp(name, node_trees[k]); k++)
+				;
+			if (k == 3)
+				break;
+			if (!m || m->state > CLU_SUSPECT) {
+				p9_respond_errmsg(r, EHOSTDOWN,
+				    "node %s is not alive", node);
+				return;
+			}
+			if (r->newfid == r->fid) {
+				p9_respond_errmsg(r, EINVAL,
+				    "walk into a node to a new fid");
+				return;
+			}
+			if (!(root = sess_tree(f->s, m, f->s->d, node_trees[k],
+			          &eno))) {
+				p9_respond_errmsg(r, eno, "cannot reach %s: %s",
+				    node, strerror(eno));
+				return;
+			}
+			pre[i] = qid_of(Q_NODE);
+			pre[i].path = 200 + (uint64_t)k;
+			for (n = 0; i + 1 + n < r->in.u.walk.nwname; n++)
+				names[n] = r->in.u.walk.wname[i + 1 + n];
+			p9_relay_walk(r, root, names, (unsigned)n, pre,
+			    (unsigned)i + 1);
+			return;
 		}
 		for (k = 1; k < Q_N; k++)
 			if (files[k].parent == q && !strcmp(name, files[k].name))
@@ -713,6 +780,8 @@ t_walk(struct p9_req *r)
 	if (i == r->in.u.walk.nwname) {
 		nf = tfid_new(q, f->s);
 		nf->t = t;
+		if (q == Q_NODE)
+			snprintf(nf->node, sizeof nf->node, "%s", node);
 		if ((nf->lost = q >= Q_LOST ? lost : NULL))
 			nf->lost->refs++;
 		if (r->newfid == r->fid)
@@ -1049,6 +1118,7 @@ stat_of(int q, struct p9_stat *st)
 	           : q == Q_LOST       ? "lost"
 	           : q == Q_LOSTSTATUS ? "status"
 	           : q == Q_LOSTWAIT   ? "wait"
+	           : q == Q_NODE       ? "node"
 	                               : (char *)files[q].name;
 	st->uid = st->gid = st->muid = "root";
 	st->extension = "";
@@ -1066,6 +1136,27 @@ dirgen(void *arg, uint64_t index, struct p9_stat *st)
 	if (f->q == Q_LOST)
 		return index < 2 ? stat_of(index ? Q_LOSTWAIT : Q_LOSTSTATUS, st)
 		                 : -1;
+	if (f->q == Q_NODE) {
+		if (index >= 3)
+			return -1;
+		stat_of(Q_NODE, st);
+		st->name = (char *)node_trees[index];
+		st->qid.path = 200 + index;
+		return 0;
+	}
+	if (f->q == Q_NODES) {
+		struct clu_member *const *m;
+		unsigned n = clu_memb_list(f->t->mb, &m), i;
+
+		for (i = 0; i < n; i++)
+			if (m[i]->state <= CLU_SUSPECT && k++ == index) {
+				stat_of(Q_NODE, st);
+				st->name = m[i]->name;
+				st->qid.path = 300 + i;
+				return 0;
+			}
+		return -1;
+	}
 	for (q = 1; q < Q_N; q++)
 		if (files[q].parent == f->q && k++ == index)
 			return stat_of(q, st);

@@ -183,8 +183,9 @@ spawn_text(char **argv, int close_stdin, int tty)
 		bad |= put_word(&buf, &len, &cap, argv[i]);
 	bad |= put_text(&buf, &len, &cap, "\n");
 	for (e = environ; e && *e && !bad; e++) {
-		if (!strchr(*e, '=') || **e == '=')
-			continue; /* not a NAME=VALUE */
+		if (!strchr(*e, '=') || **e == '=' ||
+		    !strncmp(*e, "UNUM_ORIGIN=", 12))
+			continue; /* not a NAME=VALUE, or our own word */
 		bad |= put_text(&buf, &len, &cap, "env");
 		bad |= put_word(&buf, &len, &cap, *e);
 		bad |= put_text(&buf, &len, &cap, "\n");
@@ -898,6 +899,27 @@ connected(void *arg, struct p9_client *c, int err)
 			forward(r, sig);
 }
 
+/* This node's unumd as the cluster knows it (the fan-out's runs are
+ * told in $UNUM_ORIGIN, read once by their parent); NULL if unknown. */
+static const char *
+origin_addr(void)
+{
+	static char from[CLU_ADDR_MAX];
+	const char *env = getenv("UNUM_ORIGIN");
+	struct clu_member *m;
+	size_t nm, k;
+
+	if (env && *env && strlen(env) < sizeof from)
+		return strcpy(from, env);
+	unum_members(&m, &nm);
+	for (k = 0; k < nm && !m[k].self; k++)
+		;
+	if (k < nm && *m[k].addr)
+		snprintf(from, sizeof from, "%s", m[k].addr);
+	free(m);
+	return *from ? from : NULL;
+}
+
 /* A node given by name, not address: letters, digits, '-', '_', '.',
  * and not an IPv4 address. */
 static int
@@ -935,8 +957,13 @@ fan(const char *list, int all, long copies, const char *policy, int gather,
 	size_t nm = 0, n = 0, i, k;
 	int rc;
 
-	if (all || copies || (list && unum_cluster_here()))
+	if (all || copies || (list && unum_cluster_here())) {
 		unum_members(&m, &nm);
+		/* the runs need not ask again where they come from */
+		for (i = 0; i < nm; i++)
+			if (m[i].self && *m[i].addr)
+				setenv("UNUM_ORIGIN", m[i].addr, 1);
+	}
 	if (list && unum_nodelist(list, &labels, &n, err, sizeof err) < 0) {
 		fprintf(stderr, "unum: %s\n", err);
 		return 255;
@@ -1177,25 +1204,15 @@ unum_run(int argc, char **argv)
 	 * cluster knows it */
 	if (!noimport && unum_cluster_here() && remote) {
 		static char cwd[4096];
-		struct clu_member *m;
-		size_t nm, k;
 		const char *home = getenv("HOME");
 
-		unum_members(&m, &nm);
-		for (k = 0; k < nm && !m[k].self; k++)
-			;
-		if (k < nm && *m[k].addr) {
-			static char from[CLU_ADDR_MAX];
-
-			snprintf(from, sizeof from, "%s", m[k].addr);
-			ns_from = from;
+		if ((ns_from = origin_addr())) {
 			if (getcwd(cwd, sizeof cwd) && ns_n < 18)
 				ns_paths[ns_n++] = cwd;
 			if (home && home[0] == '/' && strcmp(home, "/") &&
 			    ns_n < 18)
 				ns_paths[ns_n++] = (char *)home;
 		}
-		free(m);
 	}
 	/* stdin: a pipe or file always; a terminal only in the foreground */
 	r.use_stdin = !nostdin && (!isatty(0) || tcgetpgrp(0) == getpgrp());

@@ -21,7 +21,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -2440,6 +2442,97 @@ assert_reads(
 	assert_int_equal(p9_cl_clunk(cl, f), 0);
 }
 
+/* A client may send a walk from a fid right behind the attach that makes
+ * it (fsrv attaches on a worker): the walk waits for the attach and is
+ * answered after it, never run on a fid not made yet. */
+static void
+test_walk_pipelined_behind_its_attach_waits_for_it(void **state)
+{
+	struct fx *x = *state;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	uint8_t out[1024], in[8192];
+	struct p9_fcall t, r;
+	size_t n = 0, have = 0;
+	int fd, round, got = 0;
+	ssize_t k;
+
+	serve(x, NULL);
+	assert_int_equal(mkdirat(x->efd, "pipe", 0755), 0);
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", x->sock);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	memset(&t, 0, sizeof t);
+	t.type = P9_TVERSION;
+	t.tag = P9_NOTAG;
+	t.u.version.msize = 8192;
+	t.u.version.version = "9P2000.L";
+	k = p9_pack(&t, out, sizeof out, P9_2000L);
+	assert_true(k > 0);
+	assert_int_equal(write(fd, out, (size_t)k), k);
+	k = read(fd, in, sizeof in);
+	assert_true(k > 0);
+	/* attach, a walk from it, a clunk of it: one write, many times */
+	for (round = 0; round < 20; round++) {
+		n = 0;
+		memset(&t, 0, sizeof t);
+		t.type = P9_TATTACH;
+		t.tag = 1;
+		t.u.attach.fid = 10;
+		t.u.attach.afid = P9_NOFID;
+		t.u.attach.uname = "root";
+		t.u.attach.aname = "";
+		t.u.attach.n_uname = 0;
+		n += (size_t)p9_pack(&t, out + n, sizeof out - n, P9_2000L);
+		memset(&t, 0, sizeof t);
+		t.type = P9_TWALK;
+		t.tag = 2;
+		t.u.walk.fid = 10;
+		t.u.walk.newfid = 11;
+		t.u.walk.nwname = 1;
+		t.u.walk.wname[0] = "pipe";
+		n += (size_t)p9_pack(&t, out + n, sizeof out - n, P9_2000L);
+		memset(&t, 0, sizeof t);
+		t.type = P9_TCLUNK;
+		t.tag = 3;
+		t.u.fid.fid = 11;
+		n += (size_t)p9_pack(&t, out + n, sizeof out - n, P9_2000L);
+		t.tag = 4;
+		t.u.fid.fid = 10;
+		n += (size_t)p9_pack(&t, out + n, sizeof out - n, P9_2000L);
+		assert_int_equal(write(fd, out, n), (ssize_t)n);
+		/* four answers, each a success; the walk's after the
+		 * attach's, the clunk of the walk's fid after the walk's */
+		int pos[5] = {0};
+
+		for (got = 0; got < 4;) {
+			uint32_t size;
+
+			if (have >= 4 &&
+			    (size = (uint32_t)in[0] | (uint32_t)in[1] << 8 |
+			            (uint32_t)in[2] << 16 | (uint32_t)in[3] << 24) <=
+			        have) {
+				assert_int_equal(
+				    p9_unpack(&r, in, size, 8192, P9_2000L), 0);
+				assert_true(r.tag >= 1 && r.tag <= 4);
+				assert_int_equal(pos[r.tag], 0);
+				pos[r.tag] = got + 1;
+				assert_true(r.type != P9_RLERROR);
+				memmove(in, in + size, have - size);
+				have -= size;
+				got++;
+				continue;
+			}
+			k = read(fd, in + have, sizeof in - have);
+			assert_true(k > 0);
+			have += (size_t)k;
+		}
+		assert_true(pos[1] < pos[2]);
+		assert_true(pos[2] < pos[3]);
+	}
+	close(fd);
+}
+
 static void
 test_walk_dotdot_from_the_root_stays_at_the_root(void **state)
 {
@@ -3155,6 +3248,9 @@ main(void)
 	        setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_9p2000_remove_deletes_a_file_and_an_empty_directory, setup,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_walk_pipelined_behind_its_attach_waits_for_it, setup,
 	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_walk_dotdot_from_the_root_stays_at_the_root, setup,
