@@ -190,6 +190,8 @@ out_lines(struct job *j, int which, int end)
 /* With --stdin: what came on stdin, kept in a memory file that each run
  * opens afresh (its own offset).  -1: runs get no stdin. */
 static int stdin_copy = -1;
+/* Options every run gets too (--no-import, -i PATH). */
+static char **extra_args;
 
 static int
 copy_stdin(void)
@@ -221,13 +223,17 @@ job_start(struct job *j, char **cmd, char *self)
 
 	while (cmd[n])
 		n++;
-	if (!(argv = calloc((size_t)n + 8, sizeof *argv)))
+	for (i = 0; extra_args && extra_args[i]; i++)
+		;
+	if (!(argv = calloc((size_t)n + (size_t)i + 8, sizeof *argv)))
 		abort();
 	k = 0;
 	argv[k++] = "unum";
 	argv[k++] = "run";
 	if (stdin_copy < 0)
 		argv[k++] = "--no-stdin";
+	for (i = 0; extra_args && extra_args[i]; i++)
+		argv[k++] = extra_args[i];
 	argv[k++] = "-n";
 	argv[k++] = (char *)j->addr;
 	argv[k++] = "--";
@@ -306,7 +312,7 @@ print_groups(struct job *jobs, size_t n)
 
 int
 unum_fanout(char **labels, char **addrs, size_t n, int gather, int width,
-    int broadcast, char **cmd)
+    int broadcast, char **extra, char **cmd)
 {
 	char self[4096];
 	size_t i, started = 0, finished = 0;
@@ -322,6 +328,7 @@ unum_fanout(char **labels, char **addrs, size_t n, int gather, int width,
 		return 255;
 	}
 	self[k] = '\0';
+	extra_args = extra;
 	if (broadcast && (stdin_copy = copy_stdin()) < 0) {
 		fprintf(stderr, "unum: cannot keep stdin for the runs: %s\n",
 		    strerror(errno));

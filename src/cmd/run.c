@@ -163,8 +163,9 @@ put_text(char **buf, size_t *len, size_t *cap, const char *t)
 }
 
 /* Paths the program sees as they are here, when it runs on another node
- * (ns): the working directory, $HOME, and -i's. */
+ * (ns): the working directory, $HOME, and -i's; --no-import: none. */
 static const char *ns_from;
+static int noimport_all;
 static char *ns_paths[20];
 static int ns_n;
 
@@ -1041,7 +1042,21 @@ fan(const char *list, int all, long copies, const char *policy, int gather,
 			addrs[n] = c->addr;
 		}
 	}
-	rc = unum_fanout(labels, addrs, n, gather, width, broadcast, cmd);
+	{
+		/* what each run needs to know besides: imports */
+		static char *extra[2 + 2 * 16 + 1];
+		int e = 0, j;
+
+		if (noimport_all)
+			extra[e++] = "--no-import";
+		for (j = 0; j < ns_n && e < 2 + 2 * 16; j++) {
+			extra[e++] = "-i";
+			extra[e++] = ns_paths[j];
+		}
+		extra[e] = NULL;
+		rc = unum_fanout(labels, addrs, n, gather, width, broadcast, extra,
+		    cmd);
+	}
 	if (list)
 		for (i = 0; i < n; i++)
 			free(labels[i]);
@@ -1128,7 +1143,7 @@ unum_run(int argc, char **argv)
 			ns_paths[ns_n++] = optarg;
 			break;
 		case 'X':
-			noimport = 1;
+			noimport = noimport_all = 1;
 			break;
 		case 'S':
 			broadcast = 1;

@@ -18,10 +18,11 @@ int unum_run(int argc, char **argv);
 /* cmd on n nodes at once (fanout.c): each an "unum run -n addrs[i]",
  * at most width at once; lines labelled with labels[i], or with gather
  * (-b) each output once per group of nodes that printed the same; with
- * broadcast each gets all of this stdin, else none.  Returns the highest
- * exit status. */
+ * broadcast each gets all of this stdin, else none; extra (NULL-ended, or
+ * NULL) are more options for every run.  Returns the highest exit
+ * status. */
 int unum_fanout(char **labels, char **addrs, size_t n, int gather, int width,
-    int broadcast, char **cmd);
+    int broadcast, char **extra, char **cmd);
 /* Expands "a,n[01-16],b[1,3-5]" into *nodes (n of them, malloc'd).  -1
  * with one line in err. */
 int unum_nodelist(const char *spec, char ***nodes, size_t *n, char *err,

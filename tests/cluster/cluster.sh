@@ -130,6 +130,10 @@ same "$(on n1 cat /tmp/work/out 2>&1)" "written on n3" \
 	"what a process on n3 wrote in the imported directory is on n1 right after its exit"
 same "$(on n3 cat /tmp/work/out 2>&1 | head -1)" "cat: /tmp/work/out: No such file or directory" \
 	"... and not on n3's own disk"
+out=$(on n1 bash -c "cd /tmp/work && '$UNUM' run -a cat only-on-n1" 2>&1 | sort | tr '\n' ' ')
+same "$out" "n1: from n1 n2: from n1 n3: from n1 " "run -a: every node reads the origin's file"
+out=$(on n1 bash -c "cd / && '$UNUM' run -a --no-import cat /tmp/work/only-on-n1" 2>&1 | grep -c 'No such file')
+same "$out" "2" "run -a --no-import: the others have no such file"
 out=$(on n1 bash -c "cd /tmp/work && '$UNUM' run --no-import -n n2 ls /tmp/work" 2>&1)
 case "$out" in *"No such file"*) ok "--no-import: the node's own files" ;;
 *) notok "--no-import: the node's own files: $out" ;; esac
