@@ -3,7 +3,7 @@
 # build, test and run its demo.  Quiet when nothing is missing.
 PKGS="make gcc libc6-dev pkg-config libuv1-dev libssl-dev libcmocka-dev
 libfuse3-dev fuse3 clang libclang-rt-14-dev diod iproute2 procps tmux
-util-linux openssh-server openssh-client openssl"
+util-linux openssh-server openssh-client openssl bc"
 
 missing=""
 for p in $PKGS; do
