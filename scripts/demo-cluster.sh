@@ -15,12 +15,12 @@ cleanup() { rm -rf "$tmp"; }
 . "$top/tests/lib/cluster.sh"
 exec </dev/null
 
-# show NODE CMD...: runs CMD on NODE, saying so
+# show NODE CMD...: runs CMD on NODE, saying so; the demo fails with it
 show() {
 	local node=$1
 	shift
 	echo "[$node]\$ $*"
-	on "$node" "$@"
+	on "$node" "$@" || { echo "demo: that failed (status $?)" >&2; exit 1; }
 }
 
 chmod 755 "$tmp"
@@ -62,7 +62,8 @@ show node1 bash -c "'$UNUM' run -N 6 hostname | sort | uniq -c"
 echo
 echo "demo: a file that exists only on node1, read and written by a process placed on node3"
 cluster_file node1 /tmp/project/input.txt "$(printf 'alpha\nbeta\ngamma')"
-show node3 ls /tmp/project 2>&1 | sed 's/^/  /'
+echo "[node3]\$ ls /tmp/project"
+on node3 ls /tmp/project 2>&1 | sed 's/^/  /'
 show node1 bash -c "cd /tmp/project && '$UNUM' run -n node3 sh -c 'echo \"running on \$(hostname) in \$(pwd)\"; wc -l < input.txt > count.txt'"
 show node1 cat /tmp/project/count.txt
 echo

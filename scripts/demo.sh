@@ -165,7 +165,8 @@ echo
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
 	command -v nsenter >/dev/null && [ -c /dev/fuse ]; then
 	echo "demo: now a cluster (unum-clusterd) of three nodes in network namespaces"
-	bash scripts/demo-cluster.sh || exit 1
+	env -u UNUM_KEY -u UNUM_ADDR -u UNUM_SOCKET -u UNUM_CLUSTER \
+		bash scripts/demo-cluster.sh || exit 1
 else
 	echo "demo: the cluster part (network namespaces) needs root; skipped"
 fi
