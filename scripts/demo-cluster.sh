@@ -91,6 +91,7 @@ echo "demo: node1 knows node2 is dead after $(echo "$(date +%s.%N) - $t0" | bc |
 show node1 "$UNUM" nodes
 wait "$sleeper"
 echo "demo: the run placed on node2 ended with status $?: $(cat "$tmp/lost.err")"
+show node1 "$UNUM" ps -a
 kill "$other" 2>/dev/null
 wait "$other" 2>/dev/null
 echo
