@@ -34,6 +34,8 @@ struct out {
 struct job {
 	const char *node; /* its label */
 	const char *addr; /* for -n */
+	char **sub;       /* a subtree: the unum run it starts there (its
+	                   * lines come labelled already) */
 	pid_t pid;      /* 0: not started or reaped */
 	int status;     /* exit status as a shell reports it */
 	int done;
@@ -173,13 +175,13 @@ out_lines(struct job *j, int which, int end)
 
 	for (i = 0; i < o->len; i++)
 		if (o->buf[i] == '\n') {
-			fprintf(f, "%s: %.*s\n", j->node, (int)(i - start),
-			    o->buf + start);
+			fprintf(f, "%s%s%.*s\n", j->sub ? "" : j->node,
+			    j->sub ? "" : ": ", (int)(i - start), o->buf + start);
 			start = i + 1;
 		}
 	if (end && start < o->len) {
-		fprintf(f, "%s: %.*s\n", j->node, (int)(o->len - start),
-		    o->buf + start);
+		fprintf(f, "%s%s%.*s\n", j->sub ? "" : j->node,
+		    j->sub ? "" : ": ", (int)(o->len - start), o->buf + start);
 		start = o->len;
 	}
 	memmove(o->buf, o->buf + start, o->len - start);
@@ -237,6 +239,23 @@ job_start(struct job *j, char **cmd, char *self)
 	argv[k++] = "-n";
 	argv[k++] = (char *)j->addr;
 	argv[k++] = "--";
+	if (j->sub) {
+		free(argv);
+		for (n = 0; j->sub[n]; n++)
+			;
+		if (!(argv = calloc((size_t)n + 40, sizeof *argv)))
+			abort();
+		k = 0;
+		argv[k++] = "unum";
+		argv[k++] = "run";
+		argv[k++] = "--no-stdin";
+		for (i = 0; extra_args && extra_args[i]; i++)
+			argv[k++] = extra_args[i];
+		argv[k++] = "-n";
+		argv[k++] = (char *)j->addr;
+		argv[k++] = "--";
+		cmd = j->sub;
+	}
 	memcpy(argv + k, cmd, (size_t)n * sizeof *argv);
 	if (stdin_copy >= 0) {
 		char path[64];
@@ -310,11 +329,64 @@ print_groups(struct job *jobs, size_t n)
 	free(shown);
 }
 
+/* The runs of a subtree's head: this unum on the head, running cmd on
+ * the share's nodes (their names, which the head's cluster knows) as a
+ * fan-out of its own, lines labelled there. */
+static char **
+subtree(const char *self, char **labels, size_t n, const char *origin,
+    char **cmd)
+{
+	size_t len = 0, i, k = 0, nc = 0, ne = 0;
+	char **v, *list;
+
+	for (i = 0; i < n; i++)
+		len += strlen(labels[i]) + 1;
+	while (cmd[nc])
+		nc++;
+	while (extra_args && extra_args[ne])
+		ne++;
+	if (!(list = malloc(len + 1)) ||
+	    !(v = calloc(nc + ne + 12, sizeof *v)))
+		abort();
+	*list = '\0';
+	for (i = 0; i < n; i++) {
+		strcat(list, labels[i]);
+		if (i + 1 < n)
+			strcat(list, ",");
+	}
+	v[k++] = strdup(self);
+	v[k++] = "run";
+	v[k++] = "--subtree";
+	if (origin) {
+		v[k++] = "--origin";
+		v[k++] = (char *)origin;
+	}
+	for (i = 0; i < ne; i++)
+		v[k++] = extra_args[i];
+	v[k++] = "-w";
+	v[k++] = list;
+	v[k++] = "--";
+	for (i = 0; i < nc; i++)
+		v[k++] = cmd[i];
+	v[k] = NULL;
+	return v;
+}
+
 int
 unum_fanout(char **labels, char **addrs, size_t n, int gather, int width,
     int broadcast, char **extra, char **cmd)
 {
+	return unum_fanout_tree(labels, addrs, n, gather, width, broadcast,
+	    extra, 0, NULL, cmd);
+}
+
+int
+unum_fanout_tree(char **labels, char **addrs, size_t n, int gather,
+    int width, int broadcast, char **extra, unsigned tree,
+    const char *origin, char **cmd)
+{
 	char self[4096];
+	size_t heads = 0;
 	size_t i, started = 0, finished = 0;
 	struct job *jobs;
 	struct pollfd *pf;
@@ -340,11 +412,24 @@ unum_fanout(char **labels, char **addrs, size_t n, int gather, int width,
 	pw = calloc(2 * n + 1, sizeof *pw);
 	if (!jobs || !pf || !pj || !pw)
 		abort();
-	for (i = 0; i < n; i++) {
-		jobs[i].node = labels[i];
-		jobs[i].addr = addrs[i];
-		jobs[i].o[0].fd = jobs[i].o[1].fd = -1;
-	}
+	if (tree && n > tree && !gather && !broadcast) {
+		/* a tree: a run on the first of every share of `tree` nodes
+		 * starts the share's runs there; two rounds, not n / width */
+		for (i = 0; i < n; i += tree, heads++) {
+			size_t m = n - i < tree ? n - i : tree;
+
+			jobs[heads].node = labels[i];
+			jobs[heads].addr = addrs[i];
+			jobs[heads].sub = subtree(self, labels + i, m, origin, cmd);
+			jobs[heads].o[0].fd = jobs[heads].o[1].fd = -1;
+		}
+		n = heads;
+	} else
+		for (i = 0; i < n; i++) {
+			jobs[i].node = labels[i];
+			jobs[i].addr = addrs[i];
+			jobs[i].o[0].fd = jobs[i].o[1].fd = -1;
+		}
 	/* signals go on to every run, which sends them to its node */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -445,6 +530,17 @@ unum_fanout(char **labels, char **addrs, size_t n, int gather, int width,
 			status = jobs[i].status;
 		free(jobs[i].o[0].buf);
 		free(jobs[i].o[1].buf);
+		if (jobs[i].sub) {
+			size_t w;
+
+			free(jobs[i].sub[0]);
+			for (w = 0; jobs[i].sub[w]; w++)
+				if (!strcmp(jobs[i].sub[w], "-w")) {
+					free(jobs[i].sub[w + 1]);
+					break;
+				}
+			free(jobs[i].sub);
+		}
 	}
 	free(jobs);
 	free(pf);

@@ -291,6 +291,8 @@ usage(FILE *f)
 	    "nodes that\n"
 	    "                    printed the same (as clush -b)\n"
 	    "  -f, --fanout N    at most N nodes at a time (default 64)\n"
+	    "      --tree N      -a, -w over N nodes: launch as a tree, the first\n"
+	    "                    of each N starts the others (default 32; 0: never)\n"
 	    "  -h, --help        this help\n"
 	    "Exit status: CMD's; 128+N if it died of signal N; 255 if unum "
 	    "failed (255 also when CMD's node was lost); with -a, -w, -N the "
@@ -951,7 +953,7 @@ by_cluster(const char *node, const char *policy)
 /* -a, -w LIST, -N COUNT: the nodes, then the fan-out. */
 static int
 fan(const char *list, int all, long copies, const char *policy, int gather,
-    int width, int broadcast, char **cmd)
+    int width, int broadcast, unsigned tree, char **cmd)
 {
 	struct clu_member *m = NULL, **mp = NULL;
 	char **labels = NULL, **addrs = NULL, err[512];
@@ -963,7 +965,7 @@ fan(const char *list, int all, long copies, const char *policy, int gather,
 		/* the runs need not ask again where they come from */
 		for (i = 0; i < nm; i++)
 			if (m[i].self && *m[i].addr)
-				setenv("UNUM_ORIGIN", m[i].addr, 1);
+				setenv("UNUM_ORIGIN", m[i].addr, 0);
 	}
 	if (list && unum_nodelist(list, &labels, &n, err, sizeof err) < 0) {
 		fprintf(stderr, "unum: %s\n", err);
@@ -1054,8 +1056,10 @@ fan(const char *list, int all, long copies, const char *policy, int gather,
 			extra[e++] = ns_paths[j];
 		}
 		extra[e] = NULL;
-		rc = unum_fanout(labels, addrs, n, gather, width, broadcast, extra,
-		    cmd);
+		/* a tree for many nodes; copies (-N) go out flat: the nodes
+		 * are few, the runs many */
+		rc = unum_fanout_tree(labels, addrs, n, gather, width, broadcast,
+		    extra, copies ? 0 : tree, getenv("UNUM_ORIGIN"), cmd);
 	}
 	if (list)
 		for (i = 0; i < n; i++)
@@ -1080,6 +1084,9 @@ unum_run(int argc, char **argv)
 	    {"policy", required_argument, NULL, 'p'},
 	    {"import", required_argument, NULL, 'i'},
 	    {"stdin", no_argument, NULL, 'S'},
+	    {"tree", required_argument, NULL, 'T'},
+	    {"subtree", no_argument, NULL, 'U'},
+	    {"origin", required_argument, NULL, 'O'},
 	    {"no-import", no_argument, NULL, 'X'},
 	    {"gather", no_argument, NULL, 'b'},
 	    {"fanout", required_argument, NULL, 'f'},
@@ -1091,6 +1098,7 @@ unum_run(int argc, char **argv)
 	sigset_t set;
 	int ch, nostdin = 0, rc, gather = 0, width = 64, all = 0, noimport = 0;
 	int remote = 0, broadcast = 0;
+	unsigned tree = 32;
 	long copies = 0;
 	const char *list = NULL;
 
@@ -1148,6 +1156,30 @@ unum_run(int argc, char **argv)
 		case 'S':
 			broadcast = 1;
 			break;
+		case 'T': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (end == optarg || *end || v < 0 || v > 65536) {
+				fprintf(stderr, "unum: --tree wants a number from "
+				                "0 to 65536, not '%s'\n",
+				    optarg);
+				return 255;
+			}
+			tree = (unsigned)v;
+			break;
+		}
+		case 'U':
+			tree = 0; /* a share of a tree: no deeper */
+			break;
+		case 'O':
+			/* (a subtree's runs see the first origin's files) */
+			if (strlen(optarg) >= CLU_ADDR_MAX) {
+				fprintf(stderr, "unum: --origin: too long\n");
+				return 255;
+			}
+			setenv("UNUM_ORIGIN", optarg, 1);
+			break;
 		case 'I':
 			nostdin = 1;
 			break;
@@ -1177,7 +1209,7 @@ unum_run(int argc, char **argv)
 	}
 	if (list || all || copies)
 		return fan(list, all, copies, r.policy, gather, width,
-		    broadcast, argv + optind);
+		    broadcast, tree, argv + optind);
 	if (gather) {
 		fprintf(stderr, "unum: -b gathers the output of -a, -w or -N\n");
 		return 255;

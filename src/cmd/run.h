@@ -23,6 +23,13 @@ int unum_run(int argc, char **argv);
  * status. */
 int unum_fanout(char **labels, char **addrs, size_t n, int gather, int width,
     int broadcast, char **extra, char **cmd);
+/* The same as a tree when there are more than `tree` nodes (0: never):
+ * the first node of every share of `tree` starts the share's runs
+ * itself (unum run --subtree there), so the rounds grow with log N;
+ * origin is this node's unumd, whose files the runs see. */
+int unum_fanout_tree(char **labels, char **addrs, size_t n, int gather,
+    int width, int broadcast, char **extra, unsigned tree,
+    const char *origin, char **cmd);
 /* Expands "a,n[01-16],b[1,3-5]" into *nodes (n of them, malloc'd).  -1
  * with one line in err. */
 int unum_nodelist(const char *spec, char ***nodes, size_t *n, char *err,

@@ -77,6 +77,14 @@ done
 within 5 bash -c "! nsenter --target ${CL_HOLDER[1]} --net --uts --mount '$UNUM' nodes --json | grep -q '\"drain\":true'" ||
 	notok "undrained"
 
+# ---- a fan-out launched as a tree ----
+cluster_file s1 /tmp/t/f "origin's"
+out=$(on s1 bash -c "cd /tmp/t && '$UNUM' run -a --tree 3 sh -c 'echo \$(hostname) \$(cat f)'" 2>&1 | sort | tr '\n' ' ')
+same "$out" "s1: s1 origin's s2: s2 origin's s3: s3 origin's s4: s4 origin's s5: s5 origin's s6: s6 origin's s7: s7 origin's s8: s8 origin's " \
+	"run -a --tree 3: three heads start the rest; each line labelled once, every run sees the origin's file"
+on s1 "$UNUM" run -a --tree 3 sh -c 'case $(hostname) in s7) exit 5;; esac'
+same "$?" "5" "... and the highest status comes back through the tree"
+
 # ---- kill -9 during a fan-out ----
 on s1 "$UNUM" run -a sh -c 'sleep 2; hostname' >"$tmp/fan.out" 2>"$tmp/fan.err" &
 fan=$!
