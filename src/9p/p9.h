@@ -997,6 +997,9 @@ void p9_relay_forward(struct p9_req *r);
 void p9_relay_flush(struct p9_req *old);
 /* Clunks it on the node (if it is there) and frees it. */
 void p9_relay_fid_drop(struct p9_rfid *rf);
+/* The node at addr is known dead: its links are closed, what waits on
+ * them fails at once (ECONNRESET) rather than when TCP gives up. */
+void p9_relay_drop(struct p9_relay *rl, const char *addr);
 /* Calls of one's own on a node: a new fid number on like's link (for a
  * walk's newfid: pass it as made), and a call t (its fids numbers from
  * p9_relay_fid_num; a walk's names are copied, other strings and data

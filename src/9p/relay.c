@@ -904,3 +904,23 @@ p9_relay_call(struct p9_rfid *on, const struct p9_fcall *t,
 	fwd_send(f);
 	return 0;
 }
+
+void
+p9_relay_drop(struct p9_relay *rl, const char *addr)
+{
+	struct p9_addr a;
+	struct link *l;
+
+	if (!rl || p9_addr_parse(&a, addr, rl->o.default_port) < 0)
+		return;
+	for (l = rl->links; l; l = l->next)
+		if (!l->dead && l->addr.port == a.port &&
+		    !strcmp(l->addr.host, a.host)) {
+			link_dead(l);
+			if (l->c) {
+				/* what is in flight fails now: "lost the link" */
+				p9_client_close(l->c);
+				l->c = NULL;
+			}
+		}
+}

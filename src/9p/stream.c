@@ -13,6 +13,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "p9.h"
@@ -349,6 +350,24 @@ fill_peer(struct p9_peer *p, uv_stream_t *h, int identify)
 	}
 }
 
+/* A peer that vanishes without a word (a cut link, a machine switched
+ * off) is noticed in about 11 s by keepalives, and data it leaves
+ * unacknowledged fails the connection after 15 s: its fids go, so its
+ * processes die (no orphans) and whoever waits on the other side hears
+ * of it (nothing hangs). */
+static void
+tcp_liveness(int fd)
+{
+	int on = 1, idle = 5, intvl = 2, cnt = 3;
+	unsigned ut = 15000;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof ut);
+}
+
 struct p9_stream *
 p9_stream_uv_new(uv_stream_t *h, int identify)
 {
@@ -363,7 +382,12 @@ p9_stream_uv_new(uv_stream_t *h, int identify)
 	us->flush.data = us;
 	us->handles = 2;
 	fill_peer(&us->s.peer, h, identify);
-	if (h->type == UV_TCP)
+	if (h->type == UV_TCP) {
+		uv_os_fd_t fd;
+
 		uv_tcp_nodelay((uv_tcp_t *)h, 1);
+		if (uv_fileno((uv_handle_t *)h, &fd) == 0)
+			tcp_liveness(fd);
+	}
 	return &us->s;
 }

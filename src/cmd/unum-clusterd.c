@@ -221,6 +221,8 @@ on_change(void *arg, const struct clu_member *m, int old)
 		p9_log(m->state == CLU_ALIVE ? LOG_INFO : LOG_WARNING,
 		    "member %s: %s -> %s", m->name,
 		    clu_state_name((enum clu_state)old), clu_state_name(m->state));
+	if (m->state == CLU_DEAD && !m->self)
+		p9_relay_drop(relay, m->addr); /* its runs end now: lost */
 }
 
 int

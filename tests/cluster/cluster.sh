@@ -252,10 +252,25 @@ within 10 all_three && ok "n3 restarted rejoins (${took}s)" || notok "n3 rejoins
 same "$(on n1 "$UNUM" run -n n3 hostname)" "n3" "... and runs work again"
 
 # ---- failure: a link cut and healed ----
+on n1 "$UNUM" run -n n2 sleep 300 2>"$tmp/cut.err" &
+cutrun=$!
+within 5 bash -c "nsenter --target ${CL_HOLDER[2]} --net --uts --mount '$UNUM' ps | grep -q ' sleep\$'" ||
+	notok "a run from n1 on n2 before the cut"
+t0=$(date +%s.%N)
 cluster_cut n2
 cut_known() { [ "$(state_of n1 n2)" = dead ] && [ "$(state_of n3 n2)" = dead ]; }
 within 8 cut_known && ok "n2's link cut: n1 and n3 know it dead (${took}s)" ||
 	notok "n2's cut known: $(state_of n1 n2) $(state_of n3 n2)"
+within 30 bash -c "! kill -0 $cutrun 2>/dev/null"
+wait "$cutrun"
+rc=$?
+t=$(echo "$(date +%s.%N) - $t0" | bc)
+[ "$rc" = 255 ] && [ "$(echo "$t <= 25" | bc)" = 1 ] &&
+	ok "the run from n1 on the cut-off n2 ends with 255 in ${t}s, not a hang: $(head -1 "$tmp/cut.err")" ||
+	notok "the run across the cut ends: status $rc after ${t}s: $(cat "$tmp/cut.err")"
+within 20 bash -c "! nsenter --target ${CL_HOLDER[2]} --net --uts --mount '$UNUM' ps | grep -q ' running .* sleep\$'" &&
+	ok "on n2, the process whose origin is cut off is killed (no orphan; ${took}s after its run ended)" ||
+	notok "no orphan on n2: $(on n2 "$UNUM" ps)"
 cluster_heal n2
 within 20 all_three && ok "the link healed: membership recovers (${took}s)" ||
 	notok "membership recovers after the heal: $(on n1 "$UNUM" nodes 2>&1)"
