@@ -77,6 +77,7 @@ struct in {
 	size_t cap;
 	ssize_t len;  /* a chunk for the loop; 0 the end, -1 none */
 	size_t first; /* bytes already in buf before the thread starts */
+	size_t n, done; /* the chunk being written, and how much of it is */
 };
 
 struct run {
@@ -642,11 +643,19 @@ in_written(void *arg, int err, struct p9_fcall *rep)
 {
 	struct in *x = arg;
 
-	(void)rep;
-	if (err) {
+	if (err || rep->u.rwrite.count == 0) {
 		/* the program no longer reads (its stdin is closed) */
 		uv_close((uv_handle_t *)&x->wake, NULL);
 		clunk_fid(x->r, x->fid, in_closed, x);
+		return;
+	}
+	/* a write may take less than it was given (the program's pipe had
+	 * room for part): the rest goes next, nothing is dropped */
+	x->done += rep->u.rwrite.count < x->n - x->done ? rep->u.rwrite.count
+	                                                 : x->n - x->done;
+	if (x->done < x->n) {
+		write_fid(x->r, x->fid, x->buf + x->done, x->n - x->done,
+		    in_written, x);
 		return;
 	}
 	in_next(x);
@@ -669,6 +678,8 @@ in_wake(uv_async_t *h)
 		in_next(x);
 		return;
 	}
+	x->n = (size_t)n;
+	x->done = 0;
 	write_fid(x->r, x->fid, x->buf, (size_t)n, in_written, x);
 }
 

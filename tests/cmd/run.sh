@@ -31,6 +31,10 @@ same "$("$UNUM" run cat "$tmp/big" </dev/null | sha256sum)" \
 	"$(sha256sum <"$tmp/big")" "100 MB of output arrive intact"
 same "$("$UNUM" run cat <"$tmp/big" | sha256sum)" \
 	"$(sha256sum <"$tmp/big")" "100 MB of stdin stream through"
+# a program that reads late: its pipe fills, and writes to its stdin are
+# taken in part; what is left goes next, nothing is dropped
+same "$(head -c 3000000 "$tmp/big" | "$UNUM" run sh -c 'sleep 0.5; cat' | sha256sum)" \
+	"$(head -c 3000000 "$tmp/big" | sha256sum)" "stdin to a program that reads late arrives whole"
 rm -f "$tmp/big"
 
 "$UNUM" run sh -c 'for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done' \
