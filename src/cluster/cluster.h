@@ -55,6 +55,7 @@ struct clu_member {
 	socklen_t salen;
 	uint64_t deadline; /* suspect: dead then */
 	unsigned confirms; /* others' words that it is suspect */
+	uint64_t confirmer[3]; /* who said so (hashes of names) */
 	unsigned tx;       /* times still to gossip its news */
 	unsigned probed;   /* probe round it was last probed in */
 	uint64_t digest;   /* hash of (name, inc, state) */

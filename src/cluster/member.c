@@ -462,6 +462,7 @@ set_state(struct clu_memb *mb, struct clu_member *m, enum clu_state s)
 
 	m->state = s;
 	m->confirms = 0;
+	memset(m->confirmer, 0, sizeof m->confirmer);
 	m->since = uv_now(mb->loop);
 	m->digest = hash_member(m);
 	m->tx = retransmits(mb);
@@ -534,7 +535,7 @@ static void refute(struct clu_memb *mb, uint64_t inc);
  */
 static void
 merge(struct clu_memb *mb, const struct clu_member *e, int direct,
-    int from_sync)
+    int from_sync, const char *from)
 {
 	struct clu_member *m = clu_memb_find(mb, e->name);
 	int newer_meta;
@@ -586,10 +587,19 @@ merge(struct clu_memb *mb, const struct clu_member *e, int direct,
 	}
 	if (e->inc == m->inc && e->state == CLU_SUSPECT &&
 	    m->state == CLU_SUSPECT && m->confirms < 3) {
-		/* others suspect it too: the wait shortens, to half after
-		 * three such words (Lifeguard's idea) */
-		m->confirms++;
-		m->deadline -= mb->o.suspect_ms / 6;
+		/* another member suspects it too: the wait shortens, to half
+		 * after three of them (Lifeguard's idea); the same sender
+		 * repeating its news counts once */
+		uint64_t h = 1469598103934665603ull;
+		const char *c;
+
+		for (c = from; *c; c++)
+			h = (h ^ (uint8_t)*c) * 1099511628211ull;
+		if (h != m->confirmer[0] && h != m->confirmer[1] &&
+		    h != m->confirmer[2]) {
+			m->confirmer[m->confirms++] = h;
+			m->deadline -= mb->o.suspect_ms / 6;
+		}
 		return;
 	}
 	if (e->inc < m->inc || e->state <= m->state)
@@ -822,7 +832,7 @@ clu_memb_input(struct clu_memb *mb, const uint8_t *body, size_t len,
 		get_str(&r, arg, sizeof arg);
 	if (r.bad)
 		return;
-	merge(mb, &e, 1, 0);
+	merge(mb, &e, 1, 0, e.name);
 	sender = clu_memb_find(mb, e.name);
 	k = (unsigned)get_int(&r, 1);
 	for (i = 0; i < k && !r.bad; i++) {
@@ -830,7 +840,7 @@ clu_memb_input(struct clu_memb *mb, const uint8_t *body, size_t len,
 
 		if (get_entry(&r, &x) < 0)
 			break;
-		merge(mb, &x, 0, type == M_SYNC);
+		merge(mb, &x, 0, type == M_SYNC, e.name);
 	}
 	mb->joined |= sender != NULL && !sender->self;
 	switch (type) {
