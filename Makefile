@@ -57,7 +57,13 @@ FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
 
 .SECONDARY:
 .PHONY: all deps check unit demo fuzz install clean format
-all: $(CMDS:%=$(O)/%)
+all: $(CMDS:%=$(O)/%) $(O)/libunum.so
+
+# the shim: loaded into other people's programs, so it links nothing of
+# ours and only libc and libdl
+$(O)/libunum.so: src/shim/shim.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu17 -D_GNU_SOURCE $(WARN) -fPIC -shared $(CFLAGS) -o $@ $< -ldl
 
 deps:
 	@sh scripts/deps.sh
@@ -93,7 +99,7 @@ $(O)/obj/src/fuse/%.o: src/fuse/%.c $(HDRS)
 UNUM_LDFLAGS ?= -static -Wl,--no-warnings
 $(O)/unum: $(O)/obj/src/cmd/unum.o $(O)/obj/src/cmd/run.o \
 		$(O)/obj/src/cmd/ps.o $(O)/obj/src/cmd/fanout.o \
-		$(O)/obj/src/cmd/nodes.o \
+		$(O)/obj/src/cmd/nodes.o $(O)/obj/src/cmd/session.o \
 		$(O)/obj/src/fuse/mount.o $(O)/libunum.a
 	$(CC) $(CFLAGS) $(UNUM_LDFLAGS) -o $@ $^ \
 		$(filter-out $(SSL_LIBS),$(CMD_LIBS)) $(UNUM_SSL_LIBS) \

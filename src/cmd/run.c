@@ -1098,6 +1098,7 @@ unum_run(int argc, char **argv)
 	    {"tree", required_argument, NULL, 'T'},
 	    {"subtree", no_argument, NULL, 'U'},
 	    {"origin", required_argument, NULL, 'O'},
+	    {"ghost", no_argument, NULL, 'G'},
 	    {"no-import", no_argument, NULL, 'X'},
 	    {"gather", no_argument, NULL, 'b'},
 	    {"fanout", required_argument, NULL, 'f'},
@@ -1183,6 +1184,18 @@ unum_run(int argc, char **argv)
 		case 'U':
 			tree = 0; /* a share of a tree: no deeper */
 			break;
+		case 'G': {
+			/* unum-ghost, in a program's place (the shim exec'ed
+			 * it): placed through the session's process-server
+			 * connection, and its own children stay where it
+			 * lands */
+			const char *psc = getenv("UNUM_PSC");
+
+			if (psc && *psc)
+				setenv("UNUM_CLUSTER", psc, 1);
+			setenv("UNUM_PLACED", "1", 1);
+			break;
+		}
 		case 'O':
 			/* (a subtree's runs see the first origin's files) */
 			if (strlen(optarg) >= CLU_ADDR_MAX) {

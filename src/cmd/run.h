@@ -39,6 +39,10 @@ int unum_nodelist(const char *spec, char ***nodes, size_t *n, char *err,
 int unum_ps(int argc, char **argv);
 int unum_kill(int argc, char **argv);
 int unum_wait(int argc, char **argv);
+/* "unum exec [-d PATTERN]... CMD" and "unum sh" (session.c): CMD (or a
+ * shell) in a session: the shim loaded, the process-server connection set,
+ * programs the policy names sent elsewhere. */
+int unum_session(int argc, char **argv);
 
 /* "unum nodes", and "unum drain|undrain|join" (argv[0] names which)
  * (nodes.c), through this node's unum-clusterd: $UNUM_CLUSTER, else

@@ -678,6 +678,8 @@ main(int argc, char **argv)
 		return unum_ps(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "kill"))
 		return unum_kill(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "exec") || !strcmp(argv[1], "sh"))
+		return unum_session(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "wait"))
 		return unum_wait(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "nodes"))
