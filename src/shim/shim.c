@@ -228,7 +228,9 @@ execve(const char *path, char *const argv[], char *const envp[])
 
 	if (!e)
 		e = (char **)envp; /* too big to add to: as it was */
-	if (!goes_remote(path, envp))
+	/* elsewhere only what would run here (a PATH search tries names
+	 * that do not exist: they fail here, as they would) */
+	if (!goes_remote(path, envp) || access(path, X_OK) != 0)
 		return real_execve(path, argv, e);
 	/* unum-ghost: `unum run --ghost -- PATH ARG...` relays stdio,
 	 * signals and the status; the parent sees its own child */
