@@ -141,6 +141,8 @@ install: all
 	install -m 0755 $(O)/unumd $(DESTDIR)$(SBINDIR)/unumd
 	install -m 0755 $(O)/unum-clusterd $(DESTDIR)$(SBINDIR)/unum-clusterd
 	install -m 0755 $(O)/unum $(DESTDIR)$(BINDIR)/unum
+	install -d $(DESTDIR)$(PREFIX)/lib/unum
+	install -m 0755 $(O)/libunum.so $(DESTDIR)$(PREFIX)/lib/unum/libunum.so
 	install -m 0644 docs/man/unum.1 $(DESTDIR)$(MANDIR)/man1/unum.1
 	install -m 0644 docs/man/unumd.conf.5 $(DESTDIR)$(MANDIR)/man5/unumd.conf.5
 	install -m 0644 docs/man/unumd.8 $(DESTDIR)$(MANDIR)/man8/unumd.8
