@@ -910,37 +910,41 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 
 /* ---- probing ---- */
 
+/* m may be picked: another member, not gone, dead exactly when asked
+ * for the dead, and not one of skip. */
+static int
+eligible(const struct clu_member *m, struct clu_member *const *skip,
+    unsigned nskip, int dead_ok)
+{
+	unsigned j;
+
+	if (m->self || m->state == CLU_LEFT ||
+	    (m->state == CLU_DEAD) != (dead_ok != 0))
+		return 0;
+	for (j = 0; j < nskip; j++)
+		if (skip[j] == m)
+			return 0;
+	return 1;
+}
+
 static struct clu_member *
 random_member(struct clu_memb *mb, struct clu_member *const *skip,
     unsigned nskip, int dead_ok)
 {
-	unsigned tries, i, j;
+	unsigned tries, i;
 
 	if (mb->n <= 1)
 		return NULL;
 	for (tries = 0; tries < 2 * mb->n + 8; tries++) {
 		struct clu_member *m = mb->m[(unsigned)random() % mb->n];
-		int bad = m->self || m->state == CLU_LEFT ||
-		          (!dead_ok && m->state == CLU_DEAD) ||
-		          (dead_ok && m->state != CLU_DEAD);
 
-		for (j = 0; j < nskip && !bad; j++)
-			bad = skip[j] == m;
-		if (!bad)
+		if (eligible(m, skip, nskip, dead_ok))
 			return m;
 	}
 	/* few good ones among many: walk */
-	for (i = 0; i < mb->n; i++) {
-		struct clu_member *m = mb->m[i];
-		int bad = m->self || m->state == CLU_LEFT ||
-		          (!dead_ok && m->state == CLU_DEAD) ||
-		          (dead_ok && m->state != CLU_DEAD);
-
-		for (j = 0; j < nskip && !bad; j++)
-			bad = skip[j] == m;
-		if (!bad)
-			return m;
-	}
+	for (i = 0; i < mb->n; i++)
+		if (eligible(mb->m[i], skip, nskip, dead_ok))
+			return mb->m[i];
 	return NULL;
 }
 

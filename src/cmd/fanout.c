@@ -223,6 +223,8 @@ job_start(struct job *j, char **cmd, char *self)
 	char **argv;
 	pid_t pid;
 
+	if (j->sub) /* a subtree's head: its own run there is the command */
+		cmd = j->sub;
 	while (cmd[n])
 		n++;
 	for (i = 0; extra_args && extra_args[i]; i++)
@@ -239,23 +241,6 @@ job_start(struct job *j, char **cmd, char *self)
 	argv[k++] = "-n";
 	argv[k++] = (char *)j->addr;
 	argv[k++] = "--";
-	if (j->sub) {
-		free(argv);
-		for (n = 0; j->sub[n]; n++)
-			;
-		if (!(argv = calloc((size_t)n + 40, sizeof *argv)))
-			abort();
-		k = 0;
-		argv[k++] = "unum";
-		argv[k++] = "run";
-		argv[k++] = "--no-stdin";
-		for (i = 0; extra_args && extra_args[i]; i++)
-			argv[k++] = extra_args[i];
-		argv[k++] = "-n";
-		argv[k++] = (char *)j->addr;
-		argv[k++] = "--";
-		cmd = j->sub;
-	}
 	memcpy(argv + k, cmd, (size_t)n * sizeof *argv);
 	if (stdin_copy >= 0) {
 		char path[64];

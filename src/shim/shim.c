@@ -210,6 +210,24 @@ goes_remote(const char *path, char *const *envp)
 	return 0;
 }
 
+/* The ghost's command line in the program's place, `unum run --ghost --
+ * PATH ARG...`, into out (MAX_ARGS entries).  0, or -1 if too long. */
+static int
+ghost_args(const char *path, char *const argv[], char **out)
+{
+	size_t i, k = 0;
+
+	out[k++] = (char *)saved_get("UNUM_GHOST=");
+	out[k++] = "run";
+	out[k++] = "--ghost";
+	out[k++] = "--";
+	out[k++] = (char *)path;
+	for (i = 1; argv[0] && argv[i] && k + 1 < MAX_ARGS; i++)
+		out[k++] = argv[i];
+	out[k] = NULL;
+	return argv[0] && argv[i] ? -1 : 0;
+}
+
 /* ---- the real calls ---- */
 
 static int
@@ -224,7 +242,6 @@ execve(const char *path, char *const argv[], char *const envp[])
 {
 	char *env[MAX_ENV], pre[4096], *ghost_argv[MAX_ARGS];
 	char **e = session_env(envp, env, MAX_ENV, pre, sizeof pre);
-	size_t i, k = 0;
 
 	if (!e)
 		e = (char **)envp; /* too big to add to: as it was */
@@ -234,15 +251,7 @@ execve(const char *path, char *const argv[], char *const envp[])
 		return real_execve(path, argv, e);
 	/* unum-ghost: `unum run --ghost -- PATH ARG...` relays stdio,
 	 * signals and the status; the parent sees its own child */
-	ghost_argv[k++] = (char *)saved_get("UNUM_GHOST=");
-	ghost_argv[k++] = "run";
-	ghost_argv[k++] = "--ghost";
-	ghost_argv[k++] = "--";
-	ghost_argv[k++] = (char *)path;
-	for (i = 1; argv[0] && argv[i] && k + 1 < MAX_ARGS; i++)
-		ghost_argv[k++] = argv[i];
-	ghost_argv[k] = NULL;
-	if (argv[0] && argv[i]) {
+	if (ghost_args(path, argv, ghost_argv) < 0) {
 		errno = E2BIG;
 		return -1;
 	}
@@ -377,20 +386,13 @@ spawn_common(spawn_fn real, pid_t *pid, const char *path,
 {
 	char *env[MAX_ENV], pre[4096], *ghost_argv[MAX_ARGS];
 	char **e = session_env(envp, env, MAX_ENV, pre, sizeof pre);
-	size_t i, k = 0;
 
 	if (!e)
 		e = (char **)envp;
 	if (!goes_remote(path, envp))
 		return real(pid, path, fa, at, argv, e);
-	ghost_argv[k++] = (char *)saved_get("UNUM_GHOST=");
-	ghost_argv[k++] = "run";
-	ghost_argv[k++] = "--ghost";
-	ghost_argv[k++] = "--";
-	ghost_argv[k++] = (char *)path;
-	for (i = 1; argv[0] && argv[i] && k + 1 < MAX_ARGS; i++)
-		ghost_argv[k++] = argv[i];
-	ghost_argv[k] = NULL;
+	if (ghost_args(path, argv, ghost_argv) < 0)
+		return E2BIG;
 	return real(pid, ghost_argv[0], fa, at, ghost_argv, e);
 }
 
