@@ -800,7 +800,8 @@ struct p9_srv_opts {
 /* A server on loop; copies opts.  NULL with errno on failure. */
 struct p9_srv *p9_srv_new(uv_loop_t *loop, const struct p9_srv_opts *opts);
 /* Listens on a TCP address (host, port) or a Unix socket path (created
- * with the given mode, replacing a stale socket).  0 or -errno. */
+ * with the given mode, replacing a stale socket, in its directory made
+ * 0755 if missing).  0 or -errno. */
 int p9_srv_listen(struct p9_srv *srv, const struct p9_addr *a, int mode);
 /* The same, with what the listener's connections are: over TLS (tls, a
  * server context: peers are nodes), or plain with only some attach names

@@ -288,6 +288,16 @@ p9_srv_listen_opts(
 		}
 		uv_pipe_init(srv->loop, p, 0);
 		l->h = (uv_stream_t *)p;
+		{
+			/* its directory (/run/unum) is made if missing */
+			char dir[sizeof a->path], *slash;
+
+			snprintf(dir, sizeof dir, "%s", a->path);
+			if ((slash = strrchr(dir, '/')) && slash != dir) {
+				*slash = '\0';
+				mkdir(dir, 0755);
+			}
+		}
 		if ((rc = unlink_stale(a->path)) < 0)
 			goto fail;
 		if ((rc = uv_pipe_bind(p, a->path)) < 0)

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
@@ -406,15 +405,6 @@ main(int argc, char **argv)
 	so.name = "unum-clusterd";
 	if (!(srv = p9_srv_new(uv_default_loop(), &so)))
 		abort();
-	{
-		char dir[108], *slash;
-
-		snprintf(dir, sizeof dir, "%s", c.socket);
-		if ((slash = strrchr(dir, '/')) && slash != dir) {
-			*slash = '\0';
-			mkdir(dir, 0755);
-		}
-	}
 	if (p9_addr_parse(&a, c.socket, 0) < 0 || !a.is_unix) {
 		fprintf(stderr, "unum-clusterd: bad socket path '%s'\n", c.socket);
 		return 1;

@@ -828,13 +828,6 @@ main(int argc, char **argv)
 		abort();
 
 	if (strcmp(c.socket, "none")) {
-		char dir[108], *slash;
-
-		snprintf(dir, sizeof dir, "%s", c.socket);
-		if ((slash = strrchr(dir, '/')) && slash != dir) {
-			*slash = '\0';
-			mkdir(dir, 0755);
-		}
 		if (p9_addr_parse(&a, c.socket, 0) < 0 || !a.is_unix) {
 			fprintf(
 			    stderr, "unumd: bad socket path '%s'\n", c.socket);
