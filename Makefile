@@ -61,9 +61,9 @@ all: $(CMDS:%=$(O)/%) $(O)/libunum.so
 
 # the shim: loaded into other people's programs, so it links nothing of
 # ours and only libc and libdl
-$(O)/libunum.so: src/shim/shim.c
+$(O)/libunum.so: src/shim/shim.c src/cluster/times.h
 	@mkdir -p $(@D)
-	$(CC) -std=gnu17 -D_GNU_SOURCE $(WARN) -fPIC -shared $(CFLAGS) -o $@ $< -ldl
+	$(CC) -std=gnu17 -D_GNU_SOURCE $(WARN) -Isrc -fPIC -shared $(CFLAGS) -o $@ $< -ldl
 
 deps:
 	@sh scripts/deps.sh

@@ -12,6 +12,14 @@
  *     last      the slot this attach's clone made last
  *     policy    this attach's own placement (read: what applies; write:
  *               a policy or constraints over the node's)
+ *     place     read: "NODE here" or "NODE there", the node the policy
+ *               chooses now (counted as placed there); this attach's next
+ *               clone goes there.  Not listed.  unum-ghost asks first, and
+ *               runs its program itself when the answer is here.
+ *     learn     write "PROGRAM RUN_MS COST_MS": how long a program ran
+ *               elsewhere and what sending it cost (the ghosts tell), for
+ *               the placement table beside the socket (times.h).  Not
+ *               listed.
  *     NODE.N/   that process's files, on its node
  *
  * The attach name "proc" serves proc/ as the root, so a client of
@@ -34,14 +42,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cluster.h"
+#include "times.h"
 #include "conf/conf.h"
 
 #define LIST_MS 3000 /* a member's process list is waited for so long */
 
 /* The files: the first Q_PROC + 1 are the root's entries, then proc/'s. */
-enum { Q_ROOT, Q_MEMBERS, Q_POLICY, Q_CTL, Q_PROC, Q_PPOLICY, Q_NODES, Q_N,
+enum { Q_ROOT, Q_MEMBERS, Q_POLICY, Q_CTL, Q_PROC, Q_PPOLICY, Q_NODES,
+	Q_PLACE, Q_LEARN, Q_N,
 	/* a process of a dead node, and its files; a member: not in
 	 * files[] */
 	Q_LOST = 100, Q_LOSTSTATUS, Q_LOSTWAIT, Q_NODE };
@@ -58,6 +70,9 @@ static const struct {
     [Q_PROC] = {"proc", P9_DMDIR | 0555, Q_ROOT},
     [Q_PPOLICY] = {"policy", 0666, Q_PROC},
     [Q_NODES] = {"nodes", P9_DMDIR | 0555, Q_ROOT},
+    /* walked to, not listed: the ghost's */
+    [Q_PLACE] = {"place", 0444, Q_PROC},
+    [Q_LEARN] = {"learn", 0222, Q_PROC},
 };
 
 /* A member's trees under nodes/NAME/: unumd's attach names. */
@@ -100,6 +115,13 @@ struct clu_tree {
 	struct track *tracks;
 	unsigned ntracks;
 	uv_timer_t again; /* reads again the status of runs not started */
+	/* the placement table for the shim (times.h), written to
+	 * times_path when it changed, at most once a tick */
+	char *times_path;
+	struct clu_times_ent times[CLU_TIMES_SLOTS];
+	uint32_t times_remote;
+	int times_dirty;
+	uv_timer_t tick;
 };
 
 /* An attach here: who, and its attaches on nodes. */
@@ -119,6 +141,9 @@ struct sess {
 	struct sroot *roots;
 	unsigned nroots;
 	char last[CLU_NAME_MAX]; /* node of the last clone */
+	char pin[CLU_NAME_MAX];  /* placed by a read of place: the next
+	                          * clone's node */
+	uint64_t pin_at;
 };
 
 /* A listing of proc/: the names, as they came from the members. */
@@ -160,7 +185,116 @@ clu_tree_new(uv_loop_t *loop, struct clu_memb *mb, struct p9_relay *relay,
 	t->mb = mb;
 	t->relay = relay;
 	t->policy = *policy;
+	uv_timer_init(loop, &t->tick);
+	t->tick.data = t;
 	return t;
+}
+
+/* ---- the placement table (times.h) ---- */
+
+/* Another member takes new work: alive, not draining, not us. */
+static uint32_t
+remote_possible(struct clu_tree *t)
+{
+	struct clu_member *const *m;
+	unsigned n = clu_memb_list(t->mb, &m), i;
+
+	for (i = 0; i < n; i++)
+		if (!m[i]->self && m[i]->state == CLU_ALIVE && !m[i]->m.drain)
+			return 1;
+	return 0;
+}
+
+static void
+times_write(struct clu_tree *t)
+{
+	struct clu_times_head h = {CLU_TIMES_MAGIC, t->times_remote,
+	    CLU_TIMES_SLOTS, 0, (int64_t)time(NULL)};
+	char tmp[4200];
+	FILE *f;
+
+	snprintf(tmp, sizeof tmp, "%s.new", t->times_path);
+	if (!(f = fopen(tmp, "we")))
+		return;
+	fchmod(fileno(f), 0644);
+	if (fwrite(&h, sizeof h, 1, f) != 1 ||
+	    fwrite(t->times, sizeof t->times, 1, f) != 1 || fclose(f) != 0 ||
+	    rename(tmp, t->times_path) < 0) {
+		unlink(tmp);
+		return;
+	}
+	t->times_dirty = 0;
+}
+
+static void
+on_tick(uv_timer_t *tm)
+{
+	struct clu_tree *t = tm->data;
+	uint32_t remote = remote_possible(t);
+
+	if (remote != t->times_remote) {
+		t->times_remote = remote;
+		t->times_dirty = 1;
+	}
+	if (t->times_dirty)
+		times_write(t);
+}
+
+void
+clu_tree_times(struct clu_tree *t, const char *path)
+{
+	free(t->times_path);
+	if (!(t->times_path = strdup(path)))
+		abort();
+	t->times_remote = remote_possible(t);
+	times_write(t);
+	uv_timer_start(&t->tick, on_tick, 250, 250);
+	uv_unref((uv_handle_t *)&t->tick);
+}
+
+/* What a ghost told: PROGRAM RUN_MS COST_MS.  0, or -EINVAL. */
+static int
+learn_line(struct clu_tree *t, char *line, char *err, size_t cap)
+{
+	char name[CLU_TIMES_NAME + 1];
+	unsigned long long run, cost;
+	struct clu_times_ent *e = NULL;
+	uint32_t h, i, end;
+	int used = 0;
+
+	if (sscanf(line, "%40s %llu %llu %n", name, &run, &cost, &used) != 3 ||
+	    line[used] || strlen(name) >= CLU_TIMES_NAME || strchr(name, '/') ||
+	    run > 86400000ull || cost > 600000ull) {
+		snprintf(err, cap, "learn: want PROGRAM RUN_MS COST_MS");
+		return -EINVAL;
+	}
+	h = clu_times_hash(name);
+	end = h + CLU_TIMES_PROBE < CLU_TIMES_SLOTS ? h + CLU_TIMES_PROBE
+	                                            : CLU_TIMES_SLOTS;
+	for (i = h; i < end && !e; i++) /* its slot */
+		if (!strcmp(t->times[i].name, name))
+			e = &t->times[i];
+	for (i = h; i < end && !e; i++) /* a free one */
+		if (!t->times[i].name[0])
+			e = &t->times[i];
+	if (!e) /* all taken: the one learnt least goes */
+		for (e = &t->times[h], i = h; i < end; i++)
+			if (t->times[i].n < e->n)
+				e = &t->times[i];
+	if (strcmp(e->name, name) || (int64_t)time(NULL) > e->until) {
+		memset(e, 0, sizeof *e);
+		snprintf(e->name, sizeof e->name, "%s", name);
+		e->run_ms = (uint32_t)run;
+		e->cost_ms = (uint32_t)cost;
+	} else {
+		e->run_ms = (uint32_t)((3ull * e->run_ms + run) / 4);
+		e->cost_ms = (uint32_t)((3ull * e->cost_ms + cost) / 4);
+	}
+	if (e->n < 1000000)
+		e->n++;
+	e->until = (int64_t)time(NULL) + CLU_TIMES_KEEP_S;
+	t->times_dirty = 1;
+	return 0;
 }
 
 static void
@@ -180,6 +314,11 @@ void
 clu_tree_free(struct clu_tree *t)
 {
 	/* (after the loop has ended: the close completes on its last run) */
+	if (t->times_path) {
+		unlink(t->times_path);
+		free(t->times_path);
+	}
+	uv_close((uv_handle_t *)&t->tick, NULL);
 	uv_close((uv_handle_t *)&t->again, tree_closed);
 	uv_run(t->loop, UV_RUN_NOWAIT);
 }
@@ -582,34 +721,52 @@ proc_name(struct clu_tree *t, const char *name, char *num, size_t cap)
 	return clu_memb_find(t->mb, node);
 }
 
+/* The member this attach's policy chooses now, counted as placed there;
+ * NULL with the errno and a message in err. */
+static struct clu_member *
+place_now(struct clu_tree *t, struct sess *s, char *err, size_t ecap,
+    int *eno)
+{
+	struct clu_member *const *all, *m;
+	struct clu_policy p = t->policy;
+	unsigned n;
+
+	if (s->haspol)
+		clu_policy_merge(&p, &s->pol);
+	n = clu_memb_list(t->mb, &all);
+	if (!(m = clu_place(all, n, &p, &t->rr, uv_now(t->loop)))) {
+		char ps[300];
+
+		*eno = errno;
+		clu_policy_format(&p, ps, sizeof ps);
+		snprintf(err, ecap,
+		    *eno == ENOENT ? "placement '%s': no such node"
+		    : *eno == EHOSTUNREACH
+		        ? "placement '%s': the node is not alive"
+		        : "placement '%s': no live member meets it",
+		    ps);
+	}
+	return m;
+}
+
 /* The node a walk from proc/ into name goes to, and the first name
  * there; NULL with the errno and a message in err. */
 static struct clu_member *
 route(struct clu_tree *t, struct sess *s, const char *name, char *first,
     size_t cap, char *err, size_t ecap, int *eno)
 {
-	struct clu_member *const *all, *m;
-	struct clu_policy p;
-	unsigned n;
+	struct clu_member *m;
 
 	if (!strcmp(name, "clone")) {
-		p = t->policy;
-		if (s->haspol)
-			clu_policy_merge(&p, &s->pol);
-		n = clu_memb_list(t->mb, &all);
-		if (!(m = clu_place(all, n, &p, &t->rr, uv_now(t->loop)))) {
-			char ps[300];
-
-			*eno = errno;
-			clu_policy_format(&p, ps, sizeof ps);
-			snprintf(err, ecap,
-			    *eno == ENOENT ? "placement '%s': no such node"
-			    : *eno == EHOSTUNREACH
-			        ? "placement '%s': the node is not alive"
-			        : "placement '%s': no live member meets it",
-			    ps);
+		/* placed (and counted) by a read of place just before, or
+		 * now */
+		if (!*s->pin || uv_now(t->loop) - s->pin_at >= 10000 ||
+		    !(m = clu_memb_find(t->mb, s->pin)) ||
+		    m->state != CLU_ALIVE)
+			m = place_now(t, s, err, ecap, eno);
+		s->pin[0] = '\0';
+		if (!m)
 			return NULL;
-		}
 		snprintf(s->last, sizeof s->last, "%s", m->name);
 		snprintf(first, cap, "clone");
 		return m;
@@ -1063,8 +1220,8 @@ t_open(struct p9_req *r)
 		p9_respond_error(r, EISDIR);
 		return;
 	}
-	if ((f->q == Q_CTL && mode != P9_OWRITE) ||
-	    (f->q == Q_MEMBERS && mode != P9_OREAD)) {
+	if (((f->q == Q_CTL || f->q == Q_LEARN) && mode != P9_OWRITE) ||
+	    ((f->q == Q_MEMBERS || f->q == Q_PLACE) && mode != P9_OREAD)) {
 		p9_respond_error(r, EACCES);
 		return;
 	}
@@ -1076,6 +1233,21 @@ t_open(struct p9_req *r)
 	if (f->q == Q_PROC) {
 		list_proc(t, r, f);
 		return;
+	}
+	if (f->q == Q_PLACE) {
+		/* placed now; this attach's next clone goes there */
+		struct clu_member *m;
+		char err[300];
+		int eno = 0;
+
+		if (!(m = place_now(t, f->s, err, sizeof err, &eno))) {
+			p9_respond_errmsg(r, eno, "%s", err);
+			return;
+		}
+		snprintf(f->s->pin, sizeof f->s->pin, "%s", m->name);
+		f->s->pin_at = uv_now(t->loop);
+		addf(&f->data, &f->len, &cap, "%s %s\n", m->name,
+		    m->self ? "here" : "there");
 	}
 	if (f->q > Q_LOST && mode != P9_OREAD) {
 		p9_respond_error(r, EACCES);
@@ -1158,7 +1330,8 @@ dirgen(void *arg, uint64_t index, struct p9_stat *st)
 		return -1;
 	}
 	for (q = 1; q < Q_N; q++)
-		if (files[q].parent == f->q && k++ == index)
+		if (files[q].parent == f->q && q != Q_PLACE && q != Q_LEARN &&
+		    k++ == index)
 			return stat_of(q, st);
 	if (f->q != Q_PROC || index - k >= f->nnames)
 		return -1;
@@ -1280,7 +1453,8 @@ t_write(struct p9_req *r)
 	else
 		for (line = strtok_r(buf, "\n", &save); line && !rc;
 		     line = strtok_r(NULL, "\n", &save))
-			rc = ctl_line(t, line, err, sizeof err);
+			rc = f->q == Q_LEARN ? learn_line(t, line, err, sizeof err)
+			                     : ctl_line(t, line, err, sizeof err);
 	free(buf);
 	if (rc) {
 		p9_respond_errmsg(r, rc, "%s", err);

@@ -59,109 +59,76 @@ user_name(unsigned uid, char *out, size_t cap)
 		snprintf(out, cap, "%u", uid);
 }
 
-/* One status line ("ID PID STATE UID NODE CPU RSS ORIGIN COMMAND") as a
- * row or a JSON object; name is what the process is called here. */
-static int
-show(const char *name, const char *line, int json, int all, int *first)
-{
-	char state[16] = "", node[64] = "", origin[64] = "", cmd[256] = "",
-	     user[64];
-	unsigned id = 0, uid = 0;
-	unsigned long long cpu = 0, rss = 0;
-	int pid = 0;
+/* A status line, "ID PID STATE UID NODE CPU RSS ORIGIN SESSION COMMAND". */
+struct pline {
+	char state[16], node[64], origin[64], session[64], cmd[256];
+	unsigned id, uid;
+	unsigned long long cpu, rss;
+	int pid;
+};
 
-	if (sscanf(line, "%u %d %15s %u %63s %llu %llu %63s %255[^\n]", &id,
-	        &pid, state, &uid, node, &cpu, &rss, origin, cmd) < 8)
-		return -1;
-	user_name(uid, user, sizeof user);
+static int
+pline_parse(struct pline *p, const char *line)
+{
+	memset(p, 0, sizeof *p);
+	return sscanf(line, "%u %d %15s %u %63s %llu %llu %63s %63s %255[^\n]",
+	           &p->id, &p->pid, p->state, &p->uid, p->node, &p->cpu,
+	           &p->rss, p->origin, p->session, p->cmd) < 9
+	           ? -1
+	           : 0;
+}
+
+/* One process as a row or a JSON object; name is what it is called
+ * here. */
+static void
+show(const char *name, const struct pline *p, int json, int all, int *first)
+{
+	char user[64];
+
+	user_name(p->uid, user, sizeof user);
 	if (json) {
 		printf("%s{\"id\":", *first ? "" : ",");
 		unum_json_str(name);
-		printf(",\"pid\":%d,\"user\":", pid);
+		printf(",\"pid\":%d,\"user\":", p->pid);
 		unum_json_str(user);
-		printf(",\"uid\":%u,\"state\":", uid);
-		unum_json_str(state);
+		printf(",\"uid\":%u,\"state\":", p->uid);
+		unum_json_str(p->state);
 		printf(",\"node\":");
-		unum_json_str(node);
-		printf(",\"cpu_ms\":%llu,\"rss_kb\":%llu,\"origin\":", cpu, rss);
-		unum_json_str(origin);
+		unum_json_str(p->node);
+		printf(",\"cpu_ms\":%llu,\"rss_kb\":%llu,\"origin\":", p->cpu,
+		    p->rss);
+		unum_json_str(p->origin);
+		printf(",\"session\":");
+		unum_json_str(p->session);
 		printf(",\"command\":");
-		unum_json_str(cmd);
+		unum_json_str(p->cmd);
 		printf("}");
 	} else
-		printf("%-*s %7d %-8s %-8s %4llu:%04.1f %8llu %-10s %-10s %s\n",
-		    all ? 14 : 6, name, pid, user, state, cpu / 60000,
-		    (double)(cpu % 60000) / 1000, rss, node, origin, cmd);
+		printf("%-*s %7d %-8s %-8s %4llu:%04.1f %8llu %-10s %-10s %-14s "
+		       "%s\n",
+		    all ? 14 : 6, name, p->pid, user, p->state, p->cpu / 60000,
+		    (double)(p->cpu % 60000) / 1000, p->rss, p->node, p->origin,
+		    p->session, p->cmd);
 	*first = 0;
-	return 0;
 }
 
-int
-unum_ps(int argc, char **argv)
+/* Calls each(name, line, arg) for every process of the tree at root that
+ * this user may see; -errno if the tree cannot be listed. */
+static int
+each_proc(struct p9_cl *cl, uint32_t root,
+    void (*each)(const char *, const struct pline *, void *), void *arg)
 {
-	static const struct option lopts[] = {
-	    {"node", required_argument, NULL, 'n'},
-	    {"all", no_argument, NULL, 'a'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *addr = NULL, *usage =
-	    "usage: unum ps [-a | -n NODE|ADDR] [--json]\n";
-	struct p9_cl *cl;
-	uint32_t root, dir;
-	int ch, json = 0, all = 0, rc, first = 1;
+	size_t cap = p9_cl_msize(cl);
+	uint32_t dir = p9_cl_fid_new(cl);
 	uint8_t *buf;
-	size_t cap;
 	ssize_t n;
+	int rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "n:ajh", lopts, NULL)) != -1) {
-		switch (ch) {
-		case 'n':
-			addr = optarg;
-			break;
-		case 'a':
-			all = 1;
-			break;
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			printf("%s"
-			       "Lists your processes (root: everyone's) on a "
-			       "node, or with -a on every\nnode of the cluster "
-			       "(through unum-clusterd), named NODE.N.\n"
-			       "Columns: id, pid, user, state, CPU time, RSS "
-			       "(KiB), node, origin node, command.\n",
-			    usage);
-			return 0;
-		default:
-			fprintf(stderr, "%s", usage);
-			return 2;
-		}
-	}
-	if (optind != argc || (all && addr)) {
-		fprintf(stderr, "%s", usage);
-		return 2;
-	}
-	cl = proc_tree(all, addr, &root, &addr);
-	cap = p9_cl_msize(cl);
+	if ((rc = p9_cl_walk(cl, root, dir, "", NULL)) < 0 ||
+	    (rc = p9_cl_open(cl, dir, P9_OREAD, NULL, NULL)) < 0)
+		return rc;
 	if (!(buf = malloc(cap)))
 		abort();
-	dir = p9_cl_fid_new(cl);
-	if ((rc = p9_cl_walk(cl, root, dir, "", NULL)) < 0 ||
-	    (rc = p9_cl_open(cl, dir, P9_OREAD, NULL, NULL)) < 0) {
-		fprintf(stderr, "unum: ps on %s: %s\n", addr,
-		    p9_cl_strerror(rc));
-		return 1;
-	}
-	if (json)
-		printf("[");
-	else
-		printf("%-*s %7s %-8s %-8s %9s %8s %-10s %-10s %s\n",
-		    all ? 14 : 6, "ID", "PID", "USER", "STATE", "CPU", "RSS",
-		    "NODE", "ORIGIN", "COMMAND");
 	/* 9P2000.u: a directory read gives stat records */
 	for (uint64_t off = 0;;) {
 		size_t k = 0;
@@ -171,6 +138,7 @@ unum_ps(int argc, char **argv)
 			break;
 		while (k < (size_t)n) {
 			struct p9_stat st;
+			struct pline p;
 			uint8_t rec[512];
 			size_t len = (size_t)n - k;
 			ssize_t used;
@@ -187,23 +155,132 @@ unum_ps(int argc, char **argv)
 			if (!strcmp(st.name, "clone") || !strcmp(st.name, "policy"))
 				continue;
 			snprintf(path, sizeof path, "%s/status", st.name);
-			if (read_text(cl, root, path, line, sizeof line) < 0)
+			if (read_text(cl, root, path, line, sizeof line) < 0 ||
+			    pline_parse(&p, line) < 0)
 				continue; /* it ended meanwhile */
-			show(st.name, line, json, all, &first);
+			each(st.name, &p, arg);
 		}
 	}
-	if (json)
-		printf("]\n");
+	p9_cl_clunk(cl, dir);
 	free(buf);
+	return 0;
+}
+
+struct listing {
+	const char *session; /* only this session's, or NULL */
+	int json, all, first;
+};
+
+static void
+list_one(const char *name, const struct pline *p, void *arg)
+{
+	struct listing *l = arg;
+
+	if (!l->session || !strcmp(p->session, l->session))
+		show(name, p, l->json, l->all, &l->first);
+}
+
+/* The tree -a, -s and -n choose: the cluster's when asked for, or for a
+ * session when this node runs unum-clusterd; else the node's. */
+static struct p9_cl *
+list_tree(int all, const char *session, const char *addr, uint32_t *root,
+    const char **shown)
+{
+	return proc_tree(all || (session && !addr && unum_cluster_here()), addr,
+	    root, shown);
+}
+
+static int
+session_name(const char *s)
+{
+	return *s && strlen(s) < 64 && s[0] != '.' &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                 "0123456789-_.") == strlen(s);
+}
+
+int
+unum_ps(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"node", required_argument, NULL, 'n'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"session", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *addr = NULL, *usage =
+	    "usage: unum ps [-a | -n NODE|ADDR] [-s SESSION] [--json]\n";
+	struct listing l = {NULL, 0, 0, 1};
+	struct p9_cl *cl;
+	uint32_t root;
+	int ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "n:as:jh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			addr = optarg;
+			break;
+		case 'a':
+			l.all = 1;
+			break;
+		case 's':
+			l.session = optarg;
+			break;
+		case 'j':
+			l.json = 1;
+			break;
+		case 'h':
+			printf("%s"
+			       "Lists your processes (root: everyone's) on a "
+			       "node, or with -a on every\nnode of the cluster "
+			       "(through unum-clusterd), named NODE.N.  -s lists "
+			       "one\nsession's (`unum exec`, `unum sh`; "
+			       "$UNUM_SESSION in it), on every node\nwhen "
+			       "unum-clusterd runs here.\n"
+			       "Columns: id, pid, user, state, CPU time, RSS "
+			       "(KiB), node, origin node,\nsession, command.\n",
+			    usage);
+			return 0;
+		default:
+			fprintf(stderr, "%s", usage);
+			return 2;
+		}
+	}
+	if (optind != argc || (l.all && addr)) {
+		fprintf(stderr, "%s", usage);
+		return 2;
+	}
+	if (l.session && !session_name(l.session)) {
+		fprintf(stderr, "unum: ps: '%s' is not a session name\n",
+		    l.session);
+		return 2;
+	}
+	cl = list_tree(l.all, l.session, addr, &root, &addr);
+	l.all = l.all || (l.session && !addr && unum_cluster_here());
+	if (!l.json)
+		printf("%-*s %7s %-8s %-8s %9s %8s %-10s %-10s %-14s %s\n",
+		    l.all ? 14 : 6, "ID", "PID", "USER", "STATE", "CPU", "RSS",
+		    "NODE", "ORIGIN", "SESSION", "COMMAND");
+	else
+		printf("[");
+	if ((rc = each_proc(cl, root, list_one, &l)) < 0) {
+		fprintf(stderr, "unum: ps on %s: %s\n", addr, p9_cl_strerror(rc));
+		return 1;
+	}
+	if (l.json)
+		printf("]\n");
 	p9_cl_close(cl);
 	return 0;
 }
 
-/* Parses "[-n NODE|ADDR] [-SIG|-s SIG] ID..." for kill (sig) or wait
- * (sig NULL); returns the index of the first id, or -1 for help, -2 for a
- * bad line. */
+/* Parses "[-n NODE|ADDR] [-SIG] [-s SESSION] ID..." for kill (sig, session)
+ * or wait (both NULL); returns the index of the first id, or -1 for help,
+ * -2 for a bad line. */
 static int
-id_args(int argc, char **argv, const char **addr, const char **sig)
+id_args(int argc, char **argv, const char **addr, const char **sig,
+    const char **session)
 {
 	int i;
 
@@ -215,59 +292,141 @@ id_args(int argc, char **argv, const char **addr, const char **sig)
 		else if (!strcmp(argv[i], "--")) {
 			i++;
 			break;
-		} else if (sig && !strcmp(argv[i], "-s") && i + 1 < argc)
+		} else if (session && !strcmp(argv[i], "-s") && i + 1 < argc)
+			*session = argv[++i];
+		else if (sig && !strcmp(argv[i], "--signal") && i + 1 < argc)
 			*sig = argv[++i];
-		else if (sig)
+		else if (sig && argv[i][1] != '-')
 			*sig = argv[i] + 1;
 		else
 			return -2;
 	}
-	return i == argc ? -2 : i;
+	return i == argc && !(session && *session) ? -2 : i;
+}
+
+/* Writes "signal SIG" to the ctl of process id; 0 or -errno. */
+static int
+signal_one(struct p9_cl *cl, uint32_t root, const char *id, const char *sig)
+{
+	char path[128], cmd[64];
+	uint32_t fid = p9_cl_fid_new(cl);
+	int rc;
+
+	snprintf(path, sizeof path, "%s/ctl", id);
+	snprintf(cmd, sizeof cmd, "signal %s\n", sig);
+	if ((rc = p9_cl_walk(cl, root, fid, path, NULL)) < 0) {
+		p9_cl_fid_free(cl, fid);
+		return rc;
+	}
+	if ((rc = p9_cl_open(cl, fid, P9_OWRITE, NULL, NULL)) == 0) {
+		ssize_t w = p9_cl_write(cl, fid, 0, cmd, strlen(cmd));
+
+		rc = w < 0 ? (int)w : 0;
+	}
+	p9_cl_clunk(cl, fid);
+	return rc;
+}
+
+struct session_kill {
+	struct p9_cl *cl;
+	uint32_t root;
+	const char *session, *sig;
+	unsigned found, bad;
+};
+
+static void
+kill_one(const char *name, const struct pline *p, void *arg)
+{
+	struct session_kill *k = arg;
+	int rc;
+
+	if (strcmp(p->session, k->session) ||
+	    (strcmp(p->state, "running") && strcmp(p->state, "killed")))
+		return;
+	k->found++;
+	if ((rc = signal_one(k->cl, k->root, name, k->sig)) < 0 &&
+	    rc != -ENOENT) {
+		fprintf(stderr, "unum: kill -%s %s (session %s) on %s: %s\n",
+		    k->sig, name, k->session, p->node, p9_cl_strerror(rc));
+		k->bad++;
+	}
+}
+
+/* kill -s SESSION: every running process of the session, on every node
+ * (through unum-clusterd, when it runs here) or on one; KILL by default
+ * also ends what left their process groups (the slots' cgroups). */
+int
+unum_kill_session(
+    const char *addr, const char *session, const char *sig, int quiet)
+{
+	struct session_kill k = {NULL, 0, session, sig ? sig : "KILL", 0, 0};
+	const char *shown;
+	int rc;
+
+	if (!session_name(session)) {
+		fprintf(stderr, "unum: kill: '%s' is not a session name\n",
+		    session);
+		return 2;
+	}
+	k.cl = list_tree(0, session, addr, &k.root, &shown);
+	if ((rc = each_proc(k.cl, k.root, kill_one, &k)) < 0) {
+		fprintf(stderr, "unum: kill -s %s on %s: %s\n", session, shown,
+		    p9_cl_strerror(rc));
+		return 1;
+	}
+	p9_cl_close(k.cl);
+	if (!k.found) {
+		if (!quiet)
+			fprintf(stderr, "unum: kill -s %s: no running process of "
+			                "that session on %s\n",
+			    session, shown);
+		return 1;
+	}
+	return k.bad ? 1 : 0;
 }
 
 int
 unum_kill(int argc, char **argv)
 {
-	const char *addr = NULL, *sig = "TERM", *shown;
+	const char *addr = NULL, *sig = NULL, *shown, *session = NULL;
 	struct p9_cl *cl[2] = {NULL, NULL};
-	uint32_t root[2], fid;
-	char path[128], cmd[64];
+	uint32_t root[2];
 	int i, rc, bad = 0;
 
-	if ((i = id_args(argc, argv, &addr, &sig)) < 0) {
-		printf("usage: unum kill [-n NODE|ADDR] [-SIG|-s SIG] ID...\n");
+	if ((i = id_args(argc, argv, &addr, &sig, &session)) < 0) {
+		printf("usage: unum kill [-n NODE|ADDR] [-SIG] ID...\n"
+		       "       unum kill [-n NODE|ADDR] [-SIG] -s SESSION\n");
 		if (i == -1)
 			printf("Sends SIG (default TERM) to the process group "
 			       "of each ID: N on a node, NODE.N\nanywhere in "
-			       "the cluster.\n");
+			       "the cluster.  -s: to every process of SESSION "
+			       "(default KILL,\nwhich also ends what they "
+			       "started), on every node when unum-clusterd\n"
+			       "runs here.\n");
 		return i == -1 ? 0 : 2;
 	}
+	if (session) {
+		if (i < argc) {
+			fprintf(stderr, "unum: kill: -s SESSION or IDs, not both\n");
+			return 2;
+		}
+		return unum_kill_session(addr, session, sig, 0);
+	}
+	if (!sig)
+		sig = "TERM";
 	for (; i < argc; i++) {
 		int c = cluster_id(argv[i]);
 
 		if (!cl[c])
 			cl[c] = proc_tree(c, addr, &root[c], &shown);
 		shown = c ? "the cluster" : (addr ? addr : "this node");
-		snprintf(path, sizeof path, "%s/ctl", argv[i]);
-		snprintf(cmd, sizeof cmd, "signal %s\n", sig);
-		fid = p9_cl_fid_new(cl[c]);
-		if ((rc = p9_cl_walk(cl[c], root[c], fid, path, NULL)) < 0) {
-			p9_cl_fid_free(cl[c], fid);
-			fprintf(stderr, "unum: kill %s: %s\n", argv[i],
-			    rc == -ENOENT ? "no such process"
-			                  : p9_cl_strerror(rc));
-			bad = 1;
-			continue;
-		}
-		if ((rc = p9_cl_open(cl[c], fid, P9_OWRITE, NULL, NULL)) == 0) {
-			ssize_t w = p9_cl_write(cl[c], fid, 0, cmd, strlen(cmd));
-
-			rc = w < 0 ? (int)w : 0;
-		}
-		p9_cl_clunk(cl[c], fid);
-		if (rc < 0) {
-			fprintf(stderr, "unum: kill -%s %s on %s: %s\n", sig,
-			    argv[i], shown, p9_cl_strerror(rc));
+		if ((rc = signal_one(cl[c], root[c], argv[i], sig)) < 0) {
+			if (rc == -ENOENT)
+				fprintf(stderr, "unum: kill %s: no such process\n",
+				    argv[i]);
+			else
+				fprintf(stderr, "unum: kill -%s %s on %s: %s\n",
+				    sig, argv[i], shown, p9_cl_strerror(rc));
 			bad = 1;
 		}
 	}
@@ -288,7 +447,7 @@ unum_wait(int argc, char **argv)
 	char path[128], line[512];
 	int i, rc, status = 0;
 
-	if ((i = id_args(argc, argv, &addr, NULL)) < 0) {
+	if ((i = id_args(argc, argv, &addr, NULL, NULL)) < 0) {
 		printf("usage: unum wait [-n NODE|ADDR] ID...\n");
 		if (i == -1)
 			printf("Waits until each process (N on a node, NODE.N "

@@ -18,6 +18,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/ioctl.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <time.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
@@ -25,6 +29,7 @@
 
 #include "9p/p9.h"
 #include "cluster/cluster.h"
+#include "procsrv/procsrv.h"
 #include "run.h"
 
 
@@ -102,6 +107,12 @@ struct run {
 	uv_poll_t sigpoll;
 	int spawned;
 	sigset_t pending;
+	/* unum-ghost: in a program's place (see ghost_local) */
+	int ghost;
+	char **argv;     /* the program and its arguments */
+	uint64_t t0, t1; /* started; its program started (ms) */
+	int sig;         /* it died of this signal */
+	int learning;    /* its run time is being told */
 };
 
 static void
@@ -212,6 +223,20 @@ spawn_text(char **argv, int close_stdin, int tty)
 				bad |= put_text(&buf, &len, &cap, host);
 				bad |= put_text(&buf, &len, &cap, "\n");
 			}
+		}
+	}
+	{
+		const char *ses = getenv("UNUM_SESSION");
+
+		/* its session: its cgroup there is the session's */
+		if (ses && *ses && strlen(ses) < 64 &&
+		    strspn(ses, "abcdefghijklmnopqrstuvwxyz"
+		                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+		        strlen(ses) &&
+		    ses[0] != '.' && !bad) {
+			bad |= put_text(&buf, &len, &cap, "session ");
+			bad |= put_text(&buf, &len, &cap, ses);
+			bad |= put_text(&buf, &len, &cap, "\n");
 		}
 	}
 	if (ns_from && ns_n > 0 && !bad) {
@@ -497,10 +522,30 @@ clunk_fid(struct run *r, uint32_t fid, p9_call_cb cb, void *arg)
 static void
 finish(struct run *r)
 {
-	if (r->status < 0 || r->ended < 2)
+	if (r->status < 0 || r->ended < 2 || r->learning)
 		return;
 	restore_tty();
+	/* the parent sees its child die of that signal, as it did there */
+	if (r->ghost && r->sig > 0)
+		unum_die_of(r->sig);
 	exit(r->status);
+}
+
+void
+unum_die_of(int sig)
+{
+	struct rlimit no = {0, 0};
+	sigset_t one;
+
+	if (sig <= 0 || sig >= NSIG || sig == SIGSTOP)
+		return;
+	fflush(NULL);
+	setrlimit(RLIMIT_CORE, &no); /* without a core of ours */
+	signal(sig, SIG_DFL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	raise(sig);
 }
 
 static void
@@ -557,6 +602,53 @@ out_read(void *arg, int err, struct p9_fcall *rep)
 	read_fid(r, o->fid, r->iosize, out_read, o);
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+learnt(void *arg, int err, struct p9_fcall *rep)
+{
+	struct run *r = arg;
+
+	(void)err, (void)rep; /* a server without "learn" teaches nothing */
+	if (--r->learning == 0)
+		finish(r);
+}
+
+/* The ghost tells the cluster daemon how long its program ran there and
+ * what sending it cost, so that programs shorter than the cost stay
+ * where they start (unum-clusterd's "learn"; see src/shim/shim.c). */
+static void
+learn(struct run *r)
+{
+	static char line[128];
+	const char *base = strrchr(r->argv[0], '/');
+	uint32_t lf;
+	uint64_t end = now_ms();
+
+	base = base ? base + 1 : r->argv[0];
+	if (!r->t1 || !*base || strlen(base) > 40 || strchr(base, ' ') ||
+	    strchr(base, '\'') || strchr(base, '\n'))
+		return;
+	/* the cost: from the ghost's start to its program's, and one more
+	 * exec's worth for the shim and the ghost's own start */
+	snprintf(line, sizeof line, "%s %llu %llu\n", base,
+	    (unsigned long long)(end - r->t1),
+	    (unsigned long long)(r->t1 - r->t0 + 1));
+	lf = p9_client_fid_new(r->c);
+	r->learning = 4;
+	walk(r, r->root, lf, "learn", NULL, learnt, r);
+	open_fid(r, lf, P9_OWRITE, learnt, r);
+	write_fid(r, lf, line, strlen(line), learnt, r);
+	clunk_fid(r, lf, learnt, r);
+}
+
 static void
 waited(void *arg, int err, struct p9_fcall *rep)
 {
@@ -573,10 +665,13 @@ waited(void *arg, int err, struct p9_fcall *rep)
 	line[n] = '\0';
 	if (sscanf(line, "exit %d", &code) == 1)
 		r->status = code & 0xff;
-	else if (sscanf(line, "signal %d", &code) == 1)
-		r->status = 128 + code;
-	else
+	else if (sscanf(line, "signal %d", &code) == 1) {
+		r->status = 128 + (code & 0x7f);
+		r->sig = code;
+	} else
 		die("%s on %s: unknown status '%s'", r->cmd, r->addr, line);
+	if (r->ghost)
+		learn(r);
 	finish(r);
 }
 
@@ -711,8 +806,9 @@ in_peek(struct run *r)
 	if (!(r->in.buf = malloc(r->in.cap)))
 		die("out of memory");
 	if (fstat(0, &st) < 0 ||
-	    !(S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && !isatty(0))))
-		return;
+	    !(S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && !isatty(0))) ||
+	    (r->ghost && S_ISREG(st.st_mode)))
+		return; /* (a ghost may yet run its program here, on it) */
 	while ((n = read(0, r->in.buf, r->in.cap)) < 0 && errno == EINTR)
 		;
 	if (n == 0)
@@ -828,6 +924,7 @@ spawned(void *arg, int err, struct p9_fcall *rep)
 
 	if (err)
 		die("%s on %s: %s", r->cmd, r->addr, why(err, rep));
+	r->t1 = now_ms();
 	if (r->tty && r->use_stdin && isatty(0) && tcgetattr(0, &saved) == 0) {
 		/* keys go to the program's terminal as they are typed */
 		struct termios t = saved;
@@ -868,13 +965,35 @@ placed(void *arg, int err, struct p9_fcall *rep)
 		die("%s", why(err, rep));
 }
 
+static void spawn(struct run *r);
+static void ghost_local(struct run *r, const char *why);
+
+/* The cluster's answer to "place": "NODE here" runs the program in our
+ * place; "NODE there" (or a server that does not place) spawns it. */
+static void
+ghost_placed(void *arg, int err, struct p9_fcall *rep)
+{
+	struct run *r = arg;
+	char text[130];
+	size_t n;
+
+	if (!err) {
+		n = rep->u.rread.count < sizeof text - 1 ? rep->u.rread.count
+		                                         : sizeof text - 1;
+		memcpy(text, rep->u.rread.data, n);
+		text[n] = '\0';
+		if (strstr(text, " here"))
+			ghost_local(r, NULL);
+	}
+	spawn(r);
+}
+
 static void
 connected(void *arg, struct p9_client *c, int err)
 {
 	struct run *r = arg;
 	struct p9_fcall t = {.type = P9_TATTACH};
 	char uname[32];
-	int sig;
 
 	if (!c)
 		die("cannot reach %s: %s", r->rt.where, strerror(-err));
@@ -894,9 +1013,28 @@ connected(void *arg, struct p9_client *c, int err)
 	t.u.attach.aname = r->rt.aname;
 	t.u.attach.n_uname = (uint32_t)geteuid();
 	call(r, &t, attached, r);
+	if (r->ghost) {
+		/* where first: here means the program itself, in our place */
+		uint32_t pf = p9_client_fid_new(c);
+
+		walk(r, r->root, pf, "place", NULL, unanswered, NULL);
+		open_fid(r, pf, P9_OREAD, unanswered, NULL);
+		read_fid(r, pf, 128, ghost_placed, r);
+		clunk_fid(r, pf, unanswered, NULL);
+		return;
+	}
+	spawn(r);
+}
+
+/* The spawn and its streams, in one batch behind the attach. */
+static void
+spawn(struct run *r)
+{
+	int sig;
+
 	if (r->policy) {
 		/* this attach's placement, before its clone: no round trip */
-		uint32_t pf = p9_client_fid_new(c);
+		uint32_t pf = p9_client_fid_new(r->c);
 
 		walk(r, r->root, pf, "policy", NULL, placed, r);
 		open_fid(r, pf, P9_OWRITE, placed, r);
@@ -911,6 +1049,121 @@ connected(void *arg, struct p9_client *c, int err)
 	for (sig = 1; sig < NSIG; sig++)
 		if (sigismember(&r->pending, sig) == 1)
 			forward(r, sig);
+}
+
+static const char *cluster_env; /* $UNUM_CLUSTER before the ghost's */
+
+/* The ghost steps aside: the program runs here, in its place (same pid,
+ * descriptors, signals), as if the shim had not sent it. */
+static void
+ghost_local(struct run *r, const char *why)
+{
+	sigset_t none;
+	int sig;
+
+	(void)why;
+	if (cluster_env)
+		setenv("UNUM_CLUSTER", cluster_env, 1);
+	else
+		unsetenv("UNUM_CLUSTER");
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(&r->pending, sig) == 1)
+			raise(sig); /* what came meanwhile is the program's */
+	execv(r->argv[0], r->argv);
+	fprintf(stderr, "unum: %s: %s\n", r->argv[0], strerror(errno));
+	exit(errno == ENOENT ? 127 : 126);
+}
+
+/* Descriptors beyond 0-2 that the program would inherit (a jobserver's
+ * pipe, a here-document kept open): they cannot go with it. */
+static int
+extra_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 1; /* cannot tell: keep it here */
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) > 2 &&
+		    atoi(e->d_name) != dirfd(d))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Is p under dir (or dir itself)? */
+static int
+under(const char *p, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(p, dir, n) && (p[n] == '/' || p[n] == '\0');
+}
+
+/* The paths the program's arguments name on this node, outside what is
+ * imported anyway and outside the system's own directories (the same on
+ * every node): "/x", "-I/x", "--opt=/x".  Each is imported (the path, or
+ * for one not there yet, such as an output, its directory).  -1 when
+ * there are more than can be imported: the program stays here. */
+static int
+arg_imports(char **argv)
+{
+	static const char *const system_dirs[] = {"/usr", "/lib", "/lib32",
+	    "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys",
+	    "/dev", "/run", "/var/lib", "/var/cache"};
+	static char paths[PSRV_MAX_IMPORTS][4096];
+	int i, k, np = 0;
+
+	for (i = 1; argv[i]; i++) {
+		const char *a = argv[i], *eq;
+		char path[4096], *slash;
+		struct stat st;
+		size_t j;
+
+		if (a[0] == '-') {
+			if ((eq = strstr(a, "=/")))
+				a = eq + 1;
+			else if (a[1] && a[1] != '-' && (eq = strchr(a, '/')) &&
+			         eq - a <= 3)
+				a = eq; /* -I/x, -L/x, -o/x */
+			else
+				continue;
+		}
+		if (a[0] != '/' || strlen(a) >= sizeof path || strstr(a, "/../") ||
+		    strstr(a, "//"))
+			continue;
+		snprintf(path, sizeof path, "%s", a);
+		if (stat(path, &st) < 0) {
+			if (!(slash = strrchr(path, '/')) || slash == path)
+				continue;
+			*slash = '\0'; /* an output: its directory */
+			if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+				continue;
+		}
+		if (!strcmp(path, "/"))
+			continue;
+		for (j = 0; j < sizeof system_dirs / sizeof system_dirs[0] &&
+		            !under(path, system_dirs[j]);
+		     j++)
+			;
+		if (j < sizeof system_dirs / sizeof system_dirs[0])
+			continue;
+		for (k = 0; k < ns_n && !under(path, ns_paths[k]); k++)
+			;
+		if (k < ns_n)
+			continue; /* imported already */
+		if (ns_n >= PSRV_MAX_IMPORTS || np >= PSRV_MAX_IMPORTS)
+			return -1;
+		snprintf(paths[np], sizeof paths[np], "%s", path);
+		ns_paths[ns_n++] = paths[np++];
+	}
+	return 0;
 }
 
 /* This node's unumd as the cluster knows it (the fan-out's runs are
@@ -1191,6 +1444,9 @@ unum_run(int argc, char **argv)
 			 * lands */
 			const char *psc = getenv("UNUM_PSC");
 
+			r.ghost = 1;
+			r.t0 = now_ms();
+			cluster_env = getenv("UNUM_CLUSTER");
 			if (psc && *psc)
 				setenv("UNUM_CLUSTER", psc, 1);
 			setenv("UNUM_PLACED", "1", 1);
@@ -1239,6 +1495,14 @@ unum_run(int argc, char **argv)
 		return 255;
 	}
 	r.cmd = argv[optind];
+	r.argv = argv + optind;
+	if (r.ghost && (r.addr || r.policy || r.tty || argv[optind][0] != '/'))
+		die("--ghost takes a program's absolute path and its "
+		    "arguments only");
+	/* a program with more descriptors than 0-2 (make's jobserver),
+	 * or with no cluster to go to, stays here */
+	if (r.ghost && (extra_fds() || !by_cluster(NULL, NULL)))
+		ghost_local(&r, NULL);
 	if ((remote = by_cluster(r.addr, r.policy))) {
 		/* the cluster places it: pinned by name, or by the policy */
 		static char pol[512];
@@ -1283,6 +1547,9 @@ unum_run(int argc, char **argv)
 			if (home && home[0] == '/' && strcmp(home, "/") &&
 			    ns_n < 18)
 				ns_paths[ns_n++] = (char *)home;
+			/* and what its arguments name, or it stays here */
+			if (r.ghost && arg_imports(r.argv) < 0)
+				ghost_local(&r, NULL);
 		}
 	}
 	/* stdin: a pipe or file always; a terminal only in the foreground */

@@ -15,6 +15,9 @@
 
 /* Runs argv (argv[0] is "run") and returns or exits with the status. */
 int unum_run(int argc, char **argv);
+/* Dies of sig (unblocked, default action, no core); returns only if it
+ * cannot (then the caller exits 128+sig). */
+void unum_die_of(int sig);
 /* cmd on n nodes at once (fanout.c): each an "unum run -n addrs[i]",
  * at most width at once; lines labelled with labels[i], or with gather
  * (-b) each output once per group of nodes that printed the same; with
@@ -39,6 +42,11 @@ int unum_nodelist(const char *spec, char ***nodes, size_t *n, char *err,
 int unum_ps(int argc, char **argv);
 int unum_kill(int argc, char **argv);
 int unum_wait(int argc, char **argv);
+/* kill -s: SIG (NULL: KILL) to every running process of session, on every
+ * node through unum-clusterd when it runs here (else addr's node); 0, or 1
+ * if none ran or one failed (said on stderr unless quiet). */
+int unum_kill_session(
+    const char *addr, const char *session, const char *sig, int quiet);
 /* "unum exec [-d PATTERN]... CMD" and "unum sh" (session.c): CMD (or a
  * shell) in a session: the shim loaded, the process-server connection set,
  * programs the policy names sent elsewhere. */

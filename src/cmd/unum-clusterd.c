@@ -415,6 +415,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	p9_log(LOG_INFO, "serving %s", c.socket);
+	{
+		/* the shim's placement table, beside the socket */
+		char times[4200];
+
+		snprintf(times, sizeof times, "%s.times", c.socket);
+		clu_tree_times(tree, times);
+	}
 
 	uv_signal_init(uv_default_loop(), &sigs[0]);
 	uv_signal_init(uv_default_loop(), &sigs[1]);

@@ -104,6 +104,7 @@ struct config {
 	int tty; /* run on a pseudo-terminal of rows x cols */
 	unsigned short rows, cols;
 	char origin[64]; /* the node it came from, as the client says */
+	char session[64]; /* the session it belongs to, "" if none */
 	char *ns_from;   /* ns: that node's unumd (HOST:PORT) */
 	char **ns_paths; /* its paths to see here */
 };
@@ -359,6 +360,25 @@ cg_kill(struct slot *s)
 /* Removes the slot's cgroup once empty; one that is not empty yet (its
  * last processes still dying) is tried again at the next slot's end, and
  * at exit (cg NULL), when it is waited for a little. */
+static int
+cg_rmdir(struct psrv *ps, const char *cg)
+{
+	char up[1500], *slash;
+
+	if (rmdir(cg) < 0 && errno != ENOENT)
+		return -1;
+	/* the last slot of a session here: its cgroup goes too (one still
+	 * holding others stays) */
+	snprintf(up, sizeof up, "%s", cg);
+	if ((slash = strrchr(up, '/'))) {
+		*slash = '\0';
+		if (strcmp(up, ps->cgroot) && (slash = strrchr(up, '/')) &&
+		    slash[1] == 's')
+			rmdir(up);
+	}
+	return 0;
+}
+
 static void
 cg_remove(struct psrv *ps, const char *cg)
 {
@@ -368,14 +388,14 @@ cg_remove(struct psrv *ps, const char *cg)
 	for (i = 0; i < 16; i++)
 		for (tries = 0; pending[i][0] && tries < (cg ? 1 : 100);
 		     tries++) {
-			if (rmdir(pending[i]) == 0 || errno == ENOENT)
+			if (cg_rmdir(ps, pending[i]) == 0)
 				pending[i][0] = '\0';
 			else if (!cg)
 				usleep(10000);
 		}
 	if (!cg)
 		return;
-	if (!*cg || rmdir(cg) == 0 || errno == ENOENT)
+	if (!*cg || cg_rmdir(ps, cg) == 0)
 		return;
 	for (i = 0; i < 16; i++)
 		if (!pending[i][0]) {
@@ -544,10 +564,11 @@ status_line(const struct slot *s, char *out, size_t cap)
 		quote(cmd, sizeof cmd, s->c.argv[0]);
 	else
 		snprintf(cmd, sizeof cmd, "-");
-	snprintf(out, cap, "%u %d %s %u %s %llu %llu %s %s\n", s->id,
+	snprintf(out, cap, "%u %d %s %u %s %llu %llu %s %s %s\n", s->id,
 	    (int)s->pid, sname[s->state], (unsigned)s->uid, s->ps->node,
 	    (unsigned long long)cpu, (unsigned long long)rss,
-	    *s->c.origin ? s->c.origin : "-", cmd);
+	    *s->c.origin ? s->c.origin : "-",
+	    *s->c.session ? s->c.session : "-", cmd);
 }
 
 static char *
@@ -854,15 +875,24 @@ ctl_line(enum state st, char *line, struct config *c, struct actions *a,
 		if (!(c->ns_from = strdup(w[1])) ||
 		    !(c->ns_paths = strv_dup(w + 2)))
 			rc = -ENOMEM;
-	} else if (!strcmp(w[0], "origin")) {
+	} else if (!strcmp(w[0], "origin") || !strcmp(w[0], "session")) {
+		int origin = w[0][0] == 'o';
+		char *to = origin ? c->origin : c->session;
+
 		if (n != 2 || strlen(w[1]) >= sizeof c->origin ||
 		    strspn(w[1], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		                 "0123456789-_.") != strlen(w[1])) {
-			snprintf(err, cap, "origin: want one node name");
-			rc = -EINVAL;
+		                 "0123456789-_.") != strlen(w[1]) ||
+		    w[1][0] == '.' || (!origin && st != S_NEW)) {
+			snprintf(err, cap, "%s",
+			    !origin && st != S_NEW
+			        ? "session: already started"
+			        : origin ? "origin: want one node name"
+			                 : "session: want one name (letters, "
+			                   "digits, - _ .)");
+			rc = !origin && st != S_NEW ? -EBUSY : -EINVAL;
 			goto out;
 		}
-		strcpy(c->origin, w[1]);
+		strcpy(to, w[1]);
 	} else if (!strcmp(w[0], "tty") || !strcmp(w[0], "winsize")) {
 		unsigned long long rows, cols;
 
@@ -1293,7 +1323,17 @@ spawn(struct slot *s, const struct config *c, const char *mnt, char *err,
 		goto fail;
 	}
 	if (*ps->cgroot && a.setids) {
-		snprintf(s->cg, sizeof s->cg, "%s/%u", ps->cgroot, s->id);
+		if (*c->session) {
+			/* the session's part on this node: one cgroup a user
+			 * and session, the slots in it */
+			snprintf(s->cg, sizeof s->cg, "%s/s%u.%s", ps->cgroot,
+			    (unsigned)s->uid, c->session);
+			if (mkdir(s->cg, 0755) < 0 && errno != EEXIST)
+				snprintf(s->cg, sizeof s->cg, "%s", ps->cgroot);
+			snprintf(s->cg + strlen(s->cg), sizeof s->cg - strlen(s->cg),
+			    "/%u", s->id);
+		} else
+			snprintf(s->cg, sizeof s->cg, "%s/%u", ps->cgroot, s->id);
 		if (mkdir(s->cg, 0755) == 0 || errno == EEXIST) {
 			snprintf(
 			    cgprocs, sizeof cgprocs, "%s/cgroup.procs", s->cg);
@@ -2031,8 +2071,11 @@ ctl_finish(struct p9_req *r, struct slot *s, struct config *c,
 	}
 	config_free(&s->c);
 	s->c = *c;
-	if (a->sig && s->state == S_RUNNING)
+	if (a->sig && s->state == S_RUNNING) {
 		kill(-s->pid, a->sig);
+		if (a->sig == SIGKILL)
+			cg_kill(s); /* also what left its process group */
+	}
 	if (a->close_stdin)
 		stdin_close(s);
 	if (a->winsize && s->state == S_RUNNING && s->out.fd >= 0) {

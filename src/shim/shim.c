@@ -19,8 +19,18 @@
  *   UNUM_GHOST   the unum binary that runs a program elsewhere
  *   UNUM_REMOTE  which programs may go elsewhere: basenames separated by
  *                ':' ("cc:gcc:cc1:as"); none: all stay here
+ *   UNUM_LOCAL   programs that always stay here (patterns as in
+ *                UNUM_REMOTE): what needs the terminal
  *   UNUM_PLACED  set in a program that was sent elsewhere: its children
  *                stay on its node (a compiler and its passes share /tmp)
+ *   UNUM_SESSION the session's name (its cgroup on every node)
+ *
+ * Patterns are basenames, where '*' matches any run of characters
+ * ("cc1*", "*-gcc").  A program stays here, whatever the patterns say,
+ * when it is setuid or setgid, when no other member takes work, or when
+ * unum-clusterd has learnt that its runs are shorter than what sending
+ * one costs (the placement table beside UNUM_PSC, times.h).  The ghost
+ * decides the rest (descriptors beyond 0-2, where the policy places it).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -35,23 +45,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+
+#include "cluster/times.h"
 
 #define MAX_ARGS 4096
 #define MAX_ENV 8192
 
 extern char **environ;
 
-static const char *const session_vars[] = {
-    "UNUM_PSC=", "UNUM_SHIM=", "UNUM_GHOST=", "UNUM_REMOTE=", "UNUM_PLACED=",
-    NULL};
+static const char *const session_vars[] = {"UNUM_PSC=", "UNUM_SHIM=",
+    "UNUM_GHOST=", "UNUM_REMOTE=", "UNUM_LOCAL=", "UNUM_PLACED=",
+    "UNUM_SESSION=", NULL};
 
 /* The session's variables as they were when this process started ("NAME=
  * value", or NULL): a program may rebuild its environment; its children
  * stay in the session all the same. */
 static char saved_buf[8192];
-static char *saved[8];
+static char *saved[sizeof session_vars / sizeof session_vars[0]];
 
 /* ---- async-signal-safe helpers (no libc state) ---- */
 
@@ -181,33 +194,109 @@ session_env(char *const *envp, char **out, size_t cap, char *buf,
 	return out;
 }
 
+/* Does name match the pattern p (n bytes; '*' any run)? */
+static int
+match(const char *p, size_t n, const char *name)
+{
+	if (n == 0)
+		return !*name;
+	if (*p == '*') {
+		for (;; name++) {
+			if (match(p + 1, n - 1, name))
+				return 1;
+			if (!*name)
+				return 0;
+		}
+	}
+	return *name == *p && match(p + 1, n - 1, name + 1);
+}
+
+/* Does a pattern of list ("a:b*:c") match name? */
+static int
+listed(const char *list, const char *name)
+{
+	const char *p, *e;
+
+	for (p = list; p && *p; p = *e ? e + 1 : e) {
+		for (e = p; *e && *e != ':'; e++)
+			;
+		if (match(p, (size_t)(e - p), name))
+			return 1;
+	}
+	return 0;
+}
+
+/* What unum-clusterd's table says of name: 0 it may go, 1 it stays
+ * (no member to go to, or its runs are shorter than sending them). */
+static int
+table_says_stay(const char *psc, const char *name)
+{
+	char path[4200];
+	struct clu_times_head h;
+	struct clu_times_ent e[CLU_TIMES_PROBE];
+	struct timespec now;
+	size_t n = slen(psc), k, got;
+	uint32_t at;
+	ssize_t r;
+	int fd, stay = 0;
+
+	if (n + 7 > sizeof path || slen(name) >= CLU_TIMES_NAME)
+		return 0;
+	memcpy(path, psc, n);
+	memcpy(path + n, ".times", 7);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
+	    h.magic != CLU_TIMES_MAGIC || h.slots != CLU_TIMES_SLOTS)
+		goto out;
+	if (!h.remote) {
+		stay = 1;
+		goto out;
+	}
+	at = clu_times_hash(name);
+	r = pread(fd, e, sizeof e, (off_t)(sizeof h + at * sizeof e[0]));
+	got = r > 0 ? (size_t)r / sizeof e[0] : 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (k = 0; k < got && at + k < CLU_TIMES_SLOTS; k++) {
+		e[k].name[CLU_TIMES_NAME - 1] = '\0';
+		if (!strcmp(e[k].name, name)) {
+			stay = e[k].n >= CLU_TIMES_MIN_RUNS &&
+			       e[k].until >= (int64_t)now.tv_sec &&
+			       e[k].run_ms < e[k].cost_ms;
+			break;
+		}
+	}
+out:
+	close(fd);
+	return stay;
+}
+
 /* The program goes elsewhere: the session has a process-server
- * connection, the policy names it, and this process was not itself sent
- * away. */
+ * connection, the policy names it and does not keep it here, this
+ * process was not itself sent away, the program would run here and is
+ * not setuid, and the cluster's table does not keep it here. */
 static int
 goes_remote(const char *path, char *const *envp)
 {
 	const char *remote = saved_get("UNUM_REMOTE="), *p, *base;
-	size_t n;
+	const char *psc = saved_get("UNUM_PSC=");
+	struct stat st;
 
-	if (!remote || !*remote || !saved_get("UNUM_PSC=") ||
+	(void)envp;
+	if (!remote || !*remote || !psc || !*psc ||
 	    !saved_get("UNUM_GHOST=") || saved_get("UNUM_PLACED="))
 		return 0;
 	for (base = p = path; *p; p++)
 		if (*p == '/')
 			base = p + 1;
-	n = slen(base);
-	for (p = remote; *p;) {
-		const char *e = p;
-
-		while (*e && *e != ':')
-			e++;
-		if ((size_t)(e - p) == n && !memcmp(p, base, n))
-			return 1;
-		p = *e ? e + 1 : e;
-	}
-	(void)envp;
-	return 0;
+	if (!listed(remote, base) || listed(saved_get("UNUM_LOCAL="), base))
+		return 0;
+	/* (a PATH search tries names that do not exist: they fail here,
+	 * as they would) */
+	if (access(path, X_OK) != 0 || stat(path, &st) != 0 ||
+	    !S_ISREG(st.st_mode) || (st.st_mode & (S_ISUID | S_ISGID)))
+		return 0;
+	return !table_says_stay(psc, base);
 }
 
 /* The ghost's command line in the program's place, `unum run --ghost --
@@ -245,9 +334,7 @@ execve(const char *path, char *const argv[], char *const envp[])
 
 	if (!e)
 		e = (char **)envp; /* too big to add to: as it was */
-	/* elsewhere only what would run here (a PATH search tries names
-	 * that do not exist: they fail here, as they would) */
-	if (!goes_remote(path, envp) || access(path, X_OK) != 0)
+	if (!goes_remote(path, envp))
 		return real_execve(path, argv, e);
 	/* unum-ghost: `unum run --ghost -- PATH ARG...` relays stdio,
 	 * signals and the status; the parent sees its own child */

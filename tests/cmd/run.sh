@@ -135,7 +135,7 @@ case "$out" in
 *) notok "a bad ctl line fails the write, named in 9P2000.u: $out" ;;
 esac
 st=$("$UNUM" 9p -a "$p_sock" -A proc read "$id/status")
-st=$(echo "$st" | awk '{ print $3, $4, $5, $8, $9 }')
+st=$(echo "$st" | awk '{ print $3, $4, $5, $8, $10 }')
 same "$("$UNUM" 9p -a "$p_sock" -A proc read "$id/env")|$st" \
 	"A=1|running 0 p - sleep" \
 	"the slot is as it was: env unchanged, the program still runs"
