@@ -173,7 +173,8 @@ void clu_tree_free(struct clu_tree *t);
 /* Its handlers (the p9_tree's aux is t). */
 const struct p9_ops *clu_tree_ops(void);
 const struct clu_policy *clu_tree_policy(struct clu_tree *t);
-/* Keeps the placement table for the shim (times.h) at path. */
-void clu_tree_times(struct clu_tree *t, const char *path);
+/* Keeps the placement table for the shim (times.h) at path; with learn
+ * 0 it holds no program's times (none is kept here for being short). */
+void clu_tree_times(struct clu_tree *t, const char *path, int learn);
 
 #endif

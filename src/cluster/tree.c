@@ -121,6 +121,7 @@ struct clu_tree {
 	struct clu_times_ent times[CLU_TIMES_SLOTS];
 	uint32_t times_remote;
 	int times_dirty;
+	int learn; /* 0: what the ghosts tell is not kept */
 	uv_timer_t tick;
 };
 
@@ -241,8 +242,9 @@ on_tick(uv_timer_t *tm)
 }
 
 void
-clu_tree_times(struct clu_tree *t, const char *path)
+clu_tree_times(struct clu_tree *t, const char *path, int learn)
 {
+	t->learn = learn;
 	free(t->times_path);
 	if (!(t->times_path = strdup(path)))
 		abort();
@@ -268,6 +270,8 @@ learn_line(struct clu_tree *t, char *line, char *err, size_t cap)
 		snprintf(err, cap, "learn: want PROGRAM RUN_MS COST_MS");
 		return -EINVAL;
 	}
+	if (!t->learn)
+		return 0;
 	h = clu_times_hash(name);
 	end = h + CLU_TIMES_PROBE < CLU_TIMES_SLOTS ? h + CLU_TIMES_PROBE
 	                                            : CLU_TIMES_SLOTS;

@@ -4,16 +4,21 @@
  * through this node's unum-clusterd, listed, signalled and waited on
  * through their /proc tree.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "9p/p9.h"
+#include "conf/conf.h"
 #include "run.h"
 
 static int
@@ -180,6 +185,108 @@ list_one(const char *name, const struct pline *p, void *arg)
 		show(name, p, l->json, l->all, &l->first);
 }
 
+/* The processes of session on this node outside the process servers
+ * (the session's command, what stayed where it started), found by the
+ * UNUM_SESSION in their environment, as far as this user may read it;
+ * not the ghosts and unum itself, nor what runs in the session's cgroup
+ * here (the process server lists that).  each(pid, line) for each. */
+static void
+local_session(const char *session,
+    void (*each)(int, const struct pline *, void *), void *arg)
+{
+	char want[100], host[64] = "";
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	long tck = sysconf(_SC_CLK_TCK), pg = sysconf(_SC_PAGESIZE);
+
+	if (!d)
+		return;
+	snprintf(want, sizeof want, "UNUM_SESSION=%s", session);
+	gethostname(host, sizeof host - 1);
+	host[strcspn(host, ".")] = '\0';
+	while ((e = readdir(d))) {
+		char path[64], buf[8192], stat[1024], cg[100], *rp;
+		struct pline p;
+		unsigned long long ut, st;
+		long rss = 0;
+		ssize_t n, k;
+		int pid = atoi(e->d_name), fd, found = 0;
+		char state;
+
+		if (pid <= 0 || pid == (int)getpid())
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/environ", pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		for (k = 0; n > 0 && k < n; k += (ssize_t)strlen(buf + k) + 1) {
+			buf[n] = '\0';
+			if (!strcmp(buf + k, want))
+				found = 1;
+		}
+		if (!found)
+			continue;
+		memset(&p, 0, sizeof p);
+		snprintf(path, sizeof path, "/proc/%d/stat", pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, stat, sizeof stat - 1);
+		close(fd);
+		stat[n > 0 ? n : 0] = '\0';
+		if (!(rp = strrchr(stat, ')')) || !strchr(stat, '(') ||
+		    sscanf(rp + 2,
+		        "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+		        "%*d %*d %*d %*d %*d %*d %*u %*u %ld",
+		        &state, &ut, &st, &rss) != 4)
+			continue;
+		*rp = '\0';
+		snprintf(p.cmd, sizeof p.cmd, "%s", strchr(stat, '(') + 1);
+		if (!strcmp(p.cmd, "unum"))
+			continue; /* a ghost (its program is listed where it
+			           * runs), or the session itself */
+		snprintf(path, sizeof path, "/proc/%d/cgroup", pid);
+		snprintf(cg, sizeof cg, ".%s/", session);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			n = read(fd, buf, sizeof buf - 1);
+			close(fd);
+			buf[n > 0 ? n : 0] = '\0';
+			if (strstr(buf, cg))
+				continue;
+		}
+		p.pid = pid;
+		p.uid = (unsigned)-1;
+		{
+			struct stat sb;
+
+			snprintf(path, sizeof path, "/proc/%d", pid);
+			if (lstat(path, &sb) == 0)
+				p.uid = (unsigned)sb.st_uid;
+		}
+		snprintf(p.state, sizeof p.state, "%s",
+		    state == 'T' || state == 't' ? "stopped" : "running");
+		snprintf(p.node, sizeof p.node, "%s", *host ? host : "-");
+		snprintf(p.origin, sizeof p.origin, "%s", p.node);
+		snprintf(p.session, sizeof p.session, "%s", session);
+		p.cpu = tck > 0 ? (ut + st) * 1000 / (unsigned long long)tck : 0;
+		p.rss = rss > 0 ? (unsigned long long)rss * (unsigned long long)pg /
+		                      1024
+		                : 0;
+		each(pid, &p, arg);
+	}
+	closedir(d);
+}
+
+static void
+list_local(int pid, const struct pline *p, void *arg)
+{
+	struct listing *l = arg;
+	char name[96];
+
+	snprintf(name, sizeof name, "%s:%d", p->node, pid);
+	show(name, p, l->json, l->all, &l->first);
+}
+
 /* The tree -a, -s and -n choose: the cluster's when asked for, or for a
  * session when this node runs unum-clusterd; else the node's. */
 static struct p9_cl *
@@ -214,7 +321,7 @@ unum_ps(int argc, char **argv)
 	struct listing l = {NULL, 0, 0, 1};
 	struct p9_cl *cl;
 	uint32_t root;
-	int ch, rc;
+	int ch, rc, addr_given;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "n:as:jh", lopts, NULL)) != -1) {
@@ -257,6 +364,7 @@ unum_ps(int argc, char **argv)
 		    l.session);
 		return 2;
 	}
+	addr_given = addr != NULL;
 	cl = list_tree(l.all, l.session, addr, &root, &addr);
 	l.all = l.all || (l.session && !addr && unum_cluster_here());
 	if (!l.json)
@@ -269,6 +377,8 @@ unum_ps(int argc, char **argv)
 		fprintf(stderr, "unum: ps on %s: %s\n", addr, p9_cl_strerror(rc));
 		return 1;
 	}
+	if (l.session && !addr_given)
+		local_session(l.session, list_local, &l);
 	if (l.json)
 		printf("]\n");
 	p9_cl_close(cl);
@@ -352,6 +462,17 @@ kill_one(const char *name, const struct pline *p, void *arg)
 	}
 }
 
+static void
+kill_local_one(int pid, const struct pline *p, void *arg)
+{
+	struct session_kill *k = arg;
+	int sig = conf_signal(k->sig);
+
+	(void)p;
+	if (sig > 0 && kill(pid, sig) == 0)
+		k->found++;
+}
+
 /* kill -s SESSION: every running process of the session, on every node
  * (through unum-clusterd, when it runs here) or on one; KILL by default
  * also ends what left their process groups (the slots' cgroups). */
@@ -368,6 +489,8 @@ unum_kill_session(
 		    session);
 		return 2;
 	}
+	if (!addr)
+		local_session(session, kill_local_one, &k);
 	k.cl = list_tree(0, session, addr, &k.root, &shown);
 	if ((rc = each_proc(k.cl, k.root, kill_one, &k)) < 0) {
 		fprintf(stderr, "unum: kill -s %s on %s: %s\n", session, shown,

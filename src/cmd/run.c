@@ -177,6 +177,8 @@ put_text(char **buf, size_t *len, size_t *cap, const char *t)
 /* Paths the program sees as they are here, when it runs on another node
  * (ns): the working directory, $HOME, and -i's; --no-import: none. */
 static const char *ns_from;
+static const char *ghost_argv0; /* --argv0: the name the program sees */
+static int ghost_mode;          /* --ghost */
 static int noimport_all;
 static char *ns_paths[20];
 static int ns_n;
@@ -193,8 +195,14 @@ spawn_text(char **argv, int close_stdin, int tty)
 		buf[0] = '\0';
 	bad |= put_text(&buf, &len, &cap, "argv");
 	for (i = 0; argv[i] && !bad; i++)
-		bad |= put_word(&buf, &len, &cap, argv[i]);
+		bad |= put_word(&buf, &len, &cap,
+		    i == 0 && ghost_argv0 ? ghost_argv0 : argv[i]);
 	bad |= put_text(&buf, &len, &cap, "\n");
+	if (ghost_argv0 && !bad) { /* the file, apart from the name it sees */
+		bad |= put_text(&buf, &len, &cap, "program");
+		bad |= put_word(&buf, &len, &cap, argv[0]);
+		bad |= put_text(&buf, &len, &cap, "\n");
+	}
 	for (e = environ; e && *e && !bad; e++) {
 		if (!strchr(*e, '=') || **e == '=' ||
 		    !strncmp(*e, "UNUM_ORIGIN=", 12))
@@ -1066,12 +1074,20 @@ ghost_local(struct run *r, const char *why)
 		setenv("UNUM_CLUSTER", cluster_env, 1);
 	else
 		unsetenv("UNUM_CLUSTER");
+	unum_restore_signals();
 	sigemptyset(&none);
 	pthread_sigmask(SIG_SETMASK, &none, NULL);
 	for (sig = 1; sig < NSIG; sig++)
 		if (sigismember(&r->pending, sig) == 1)
 			raise(sig); /* what came meanwhile is the program's */
-	execv(r->argv[0], r->argv);
+	{
+		char *file = r->argv[0];
+
+		if (ghost_argv0)
+			r->argv[0] = (char *)ghost_argv0;
+		execv(file, r->argv);
+		r->argv[0] = file;
+	}
 	fprintf(stderr, "unum: %s: %s\n", r->argv[0], strerror(errno));
 	exit(errno == ENOENT ? 127 : 126);
 }
@@ -1178,6 +1194,8 @@ origin_addr(void)
 
 	if (env && *env && strlen(env) < sizeof from)
 		return strcpy(from, env);
+	if (ghost_argv0 || ghost_mode)
+		return NULL; /* a ghost: the session told it, or none is known */
 	unum_members(&m, &nm);
 	for (k = 0; k < nm && !m[k].self; k++)
 		;
@@ -1352,6 +1370,7 @@ unum_run(int argc, char **argv)
 	    {"subtree", no_argument, NULL, 'U'},
 	    {"origin", required_argument, NULL, 'O'},
 	    {"ghost", no_argument, NULL, 'G'},
+	    {"argv0", required_argument, NULL, 'A'},
 	    {"no-import", no_argument, NULL, 'X'},
 	    {"gather", no_argument, NULL, 'b'},
 	    {"fanout", required_argument, NULL, 'f'},
@@ -1444,7 +1463,7 @@ unum_run(int argc, char **argv)
 			 * lands */
 			const char *psc = getenv("UNUM_PSC");
 
-			r.ghost = 1;
+			r.ghost = ghost_mode = 1;
 			r.t0 = now_ms();
 			cluster_env = getenv("UNUM_CLUSTER");
 			if (psc && *psc)
@@ -1452,6 +1471,9 @@ unum_run(int argc, char **argv)
 			setenv("UNUM_PLACED", "1", 1);
 			break;
 		}
+		case 'A':
+			ghost_argv0 = optarg;
+			break;
 		case 'O':
 			/* (a subtree's runs see the first origin's files) */
 			if (strlen(optarg) >= CLU_ADDR_MAX) {
@@ -1496,9 +1518,11 @@ unum_run(int argc, char **argv)
 	}
 	r.cmd = argv[optind];
 	r.argv = argv + optind;
-	if (r.ghost && (r.addr || r.policy || r.tty || argv[optind][0] != '/'))
+	if ((r.ghost &&
+	        (r.addr || r.policy || r.tty || argv[optind][0] != '/')) ||
+	    (ghost_argv0 && !r.ghost))
 		die("--ghost takes a program's absolute path and its "
-		    "arguments only");
+		    "arguments only (and --argv0)");
 	/* a program with more descriptors than 0-2 (make's jobserver),
 	 * or with no cluster to go to, stays here */
 	if (r.ghost && (extra_fds() || !by_cluster(NULL, NULL)))

@@ -15,6 +15,9 @@
 
 /* Runs argv (argv[0] is "run") and returns or exits with the status. */
 int unum_run(int argc, char **argv);
+/* Puts back the signal dispositions unum changed at its start, before it
+ * execs a program in its place. */
+void unum_restore_signals(void);
 /* Dies of sig (unblocked, default action, no core); returns only if it
  * cannot (then the caller exits 128+sig). */
 void unum_die_of(int sig);

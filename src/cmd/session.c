@@ -400,6 +400,7 @@ unum_session(int argc, char **argv)
 		return 255;
 	}
 	if (child == 0) {
+		unum_restore_signals();
 		if (sh) {
 			const char *shell = getenv("SHELL");
 

@@ -34,13 +34,14 @@ struct config {
 	char key[4096], prevkey[4096];
 	char labels[CLU_LABELS_MAX];
 	char policy[512];
+	char learn[8]; /* "yes" (default) or "no" */
 	char *join[MAX_JOIN];
 	int njoin;
 	unsigned long long probe_ms, timeout_ms, suspect_ms, gossip_ms;
 	int verbose, trace;
 	/* the command line wins over the file */
 	int set_name, set_listen, set_nodeaddr, set_socket, set_key, set_prev,
-	    set_labels, set_policy, set_join;
+	    set_labels, set_policy, set_join, set_learn;
 };
 
 static struct p9_srv *srv;
@@ -73,6 +74,9 @@ usage(FILE *f)
 	    "  -p, --policy POLICY   placement (default spread): local, spread,"
 	    " roundrobin,\n"
 	    "                        node NAME; with arch=, label=, mem=\n"
+	    "      --learn yes|no    keep here the programs whose runs are "
+	    "shorter than\n"
+	    "                        sending them (learnt; default yes)\n"
 	    "      --probe-interval MS   one probe each (default 500)\n"
 	    "      --probe-timeout MS    then indirect probes (default 200)\n"
 	    "      --suspect-timeout MS  suspect, then dead (default 2000)\n"
@@ -149,6 +153,7 @@ setting(struct config *c, const char *k, int argc, char **argv, int cmdline,
 	STR("previous-key", prevkey, set_prev)
 	STR("labels", labels, set_labels)
 	STR("policy", policy, set_policy)
+	STR("learn", learn, set_learn)
 #undef STR
 	if (!strcmp(k, "probe-interval"))
 		num = &c->probe_ms;
@@ -238,6 +243,7 @@ main(int argc, char **argv)
 	    {"socket", required_argument, NULL, 's'},
 	    {"labels", required_argument, NULL, 'L'},
 	    {"policy", required_argument, NULL, 'p'},
+	    {"learn", required_argument, NULL, 5},
 	    {"probe-interval", required_argument, NULL, 1},
 	    {"probe-timeout", required_argument, NULL, 2},
 	    {"suspect-timeout", required_argument, NULL, 3},
@@ -347,6 +353,11 @@ main(int argc, char **argv)
 	}
 	memset(&pol, 0, sizeof pol);
 	pol.kind = CLU_SPREAD;
+	if (*c.learn && strcmp(c.learn, "yes") && strcmp(c.learn, "no")) {
+		fprintf(stderr, "unum-clusterd: learn: want yes or no, not '%s'\n",
+		    c.learn);
+		return 2;
+	}
 	if (*c.policy && clu_policy_parse(c.policy, &pol, err, sizeof err) < 0) {
 		fprintf(stderr, "unum-clusterd: %s\n", err);
 		return 1;
@@ -420,7 +431,7 @@ main(int argc, char **argv)
 		char times[4200];
 
 		snprintf(times, sizeof times, "%s.times", c.socket);
-		clu_tree_times(tree, times);
+		clu_tree_times(tree, times, strcmp(c.learn, "no") != 0);
 	}
 
 	uv_signal_init(uv_default_loop(), &sigs[0]);

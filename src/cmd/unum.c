@@ -661,10 +661,21 @@ cmd_keygen(int argc, char **argv)
 	return 0;
 }
 
+static struct sigaction pipe_was; /* SIGPIPE as we got it */
+
+void
+unum_restore_signals(void)
+{
+	sigaction(SIGPIPE, &pipe_was, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
-	signal(SIGPIPE, SIG_IGN);
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+
+	/* (what unum starts gets SIGPIPE back as it was) */
+	sigaction(SIGPIPE, &ign, &pipe_was);
 	p9_log_init("unum", 0);
 	if (argc < 2) {
 		usage(stderr);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 #include "conf.h"
@@ -119,4 +120,55 @@ conf_read(const char *path,
 	if (rc < 0)
 		errno = EINVAL;
 	return rc;
+}
+
+int
+conf_signal(const char *s)
+{
+	static const struct {
+		const char *n;
+		int sig;
+	} names[] = {
+	    {"HUP", SIGHUP},
+	    {"INT", SIGINT},
+	    {"QUIT", SIGQUIT},
+	    {"ILL", SIGILL},
+	    {"TRAP", SIGTRAP},
+	    {"ABRT", SIGABRT},
+	    {"BUS", SIGBUS},
+	    {"FPE", SIGFPE},
+	    {"KILL", SIGKILL},
+	    {"USR1", SIGUSR1},
+	    {"SEGV", SIGSEGV},
+	    {"USR2", SIGUSR2},
+	    {"PIPE", SIGPIPE},
+	    {"ALRM", SIGALRM},
+	    {"TERM", SIGTERM},
+	    {"CHLD", SIGCHLD},
+	    {"CONT", SIGCONT},
+	    {"STOP", SIGSTOP},
+	    {"TSTP", SIGTSTP},
+	    {"TTIN", SIGTTIN},
+	    {"TTOU", SIGTTOU},
+	    {"URG", SIGURG},
+	    {"XCPU", SIGXCPU},
+	    {"XFSZ", SIGXFSZ},
+	    {"VTALRM", SIGVTALRM},
+	    {"PROF", SIGPROF},
+	    {"WINCH", SIGWINCH},
+	    {"IO", SIGIO},
+	    {"PWR", SIGPWR},
+	    {"SYS", SIGSYS},
+	};
+	unsigned long long n;
+	size_t i;
+
+	if (!strncmp(s, "SIG", 3))
+		s += 3;
+	if (conf_number(s, 1, (unsigned long long)SIGRTMAX, 0, &n) == 0)
+		return (int)n;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(s, names[i].n))
+			return names[i].sig;
+	return -1;
 }

@@ -38,4 +38,7 @@ int conf_tokenize(char *s, char **argv, int max);
 int conf_number(const char *s, unsigned long long min, unsigned long long max,
     int units, unsigned long long *out);
 
+/* A signal by name ("TERM", "SIGTERM") or number: its number, or -1. */
+int conf_signal(const char *s);
+
 #endif

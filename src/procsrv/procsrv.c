@@ -98,6 +98,7 @@ struct config {
 	char **argv; /* NULL-terminated */
 	char **env;
 	char *dir;
+	char *prog; /* the file to exec; NULL: argv[0], searched in PATH */
 	struct rlimit rl[RLIM_NLIMITS];
 	uint32_t rlset;
 	int persist;
@@ -223,6 +224,7 @@ config_free(struct config *c)
 	strv_free(c->ns_paths);
 	free(c->ns_from);
 	free(c->dir);
+	free(c->prog);
 	memset(c, 0, sizeof *c);
 }
 
@@ -233,11 +235,13 @@ config_copy(struct config *d, const struct config *c)
 	d->argv = NULL;
 	d->env = NULL;
 	d->dir = NULL;
+	d->prog = NULL;
 	d->ns_from = NULL;
 	d->ns_paths = NULL;
 	if ((c->argv && !(d->argv = strv_dup(c->argv))) ||
 	    (c->env && !(d->env = strv_dup(c->env))) ||
 	    (c->dir && !(d->dir = strdup(c->dir))) ||
+	    (c->prog && !(d->prog = strdup(c->prog))) ||
 	    (c->ns_from && !(d->ns_from = strdup(c->ns_from))) ||
 	    (c->ns_paths && !(d->ns_paths = strv_dup(c->ns_paths)))) {
 		config_free(d);
@@ -296,13 +300,13 @@ stdin_close(struct slot *s)
 {
 	struct held *h;
 
-	if (s->infd < 0)
-		return;
 	while ((h = s->inwriters)) {
 		s->inwriters = h->next;
 		p9_respond_error(h->r, EPIPE);
 		free(h);
 	}
+	if (s->infd < 0)
+		return;
 	if (s->inpolling)
 		uv_poll_stop(&s->inpoll);
 	s->inpolling = 0;
@@ -650,57 +654,6 @@ parse_rlim(const char *s, rlim_t *v)
 	return 0;
 }
 
-static int
-parse_signal(const char *s)
-{
-	static const struct {
-		const char *n;
-		int sig;
-	} names[] = {
-	    {"HUP", SIGHUP},
-	    {"INT", SIGINT},
-	    {"QUIT", SIGQUIT},
-	    {"ILL", SIGILL},
-	    {"TRAP", SIGTRAP},
-	    {"ABRT", SIGABRT},
-	    {"BUS", SIGBUS},
-	    {"FPE", SIGFPE},
-	    {"KILL", SIGKILL},
-	    {"USR1", SIGUSR1},
-	    {"SEGV", SIGSEGV},
-	    {"USR2", SIGUSR2},
-	    {"PIPE", SIGPIPE},
-	    {"ALRM", SIGALRM},
-	    {"TERM", SIGTERM},
-	    {"CHLD", SIGCHLD},
-	    {"CONT", SIGCONT},
-	    {"STOP", SIGSTOP},
-	    {"TSTP", SIGTSTP},
-	    {"TTIN", SIGTTIN},
-	    {"TTOU", SIGTTOU},
-	    {"URG", SIGURG},
-	    {"XCPU", SIGXCPU},
-	    {"XFSZ", SIGXFSZ},
-	    {"VTALRM", SIGVTALRM},
-	    {"PROF", SIGPROF},
-	    {"WINCH", SIGWINCH},
-	    {"IO", SIGIO},
-	    {"PWR", SIGPWR},
-	    {"SYS", SIGSYS},
-	};
-	unsigned long long n;
-	size_t i;
-
-	if (!strncmp(s, "SIG", 3))
-		s += 3;
-	if (conf_number(s, 1, (unsigned long long)SIGRTMAX, 0, &n) == 0)
-		return (int)n;
-	for (i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (!strcmp(s, names[i].n))
-			return names[i].sig;
-	return -1;
-}
-
 /* What one ctl write asks, besides what it sets in the config. */
 struct actions {
 	int exec;
@@ -786,14 +739,16 @@ ctl_line(enum state st, char *line, struct config *c, struct actions *a,
 			} else
 				rc = env_set(&c->env, w[i]);
 		}
-	} else if (!strcmp(w[0], "dir")) {
+	} else if (!strcmp(w[0], "dir") || !strcmp(w[0], "program")) {
+		char **to = w[0][0] == 'd' ? &c->dir : &c->prog;
+
 		if (n != 2 || w[1][0] != '/') {
-			snprintf(err, cap, "dir: want one absolute path");
+			snprintf(err, cap, "%s: want one absolute path", w[0]);
 			rc = -EINVAL;
 			goto out;
 		}
-		free(c->dir);
-		if (!(c->dir = strdup(w[1])))
+		free(*to);
+		if (!(*to = strdup(w[1])))
 			rc = -ENOMEM;
 	} else if (!strcmp(w[0], "rlimit")) {
 		size_t k;
@@ -827,7 +782,7 @@ ctl_line(enum state st, char *line, struct config *c, struct actions *a,
 		}
 		a->exec = 1;
 	} else if (!strcmp(w[0], "signal")) {
-		int sig = n == 2 ? parse_signal(w[1]) : -1;
+		int sig = n == 2 ? conf_signal(w[1]) : -1;
 
 		if (sig < 0) {
 			snprintf(err, cap,
@@ -1007,8 +962,8 @@ child_main(void *arg)
 		goto fail;
 	sigemptyset(&none);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
-	if (strchr(a->argv[0], '/')) {
-		execve(a->argv[0], a->argv, a->env);
+	if (a->c->prog || strchr(a->argv[0], '/')) {
+		execve(a->c->prog ? a->c->prog : a->argv[0], a->argv, a->env);
 		goto fail;
 	}
 	e = ENOENT;
@@ -1200,6 +1155,7 @@ user_groups(uid_t uid, gid_t *gid, gid_t **groups, int *n)
 
 static void on_pidfd(uv_poll_t *p, int status, int events);
 static void on_stream(uv_poll_t *p, int status, int events);
+static void on_stdin(uv_poll_t *p, int status, int events);
 
 /* The binds that show the origin's paths (mounted at mnt) at the same
  * places: for each path, its deepest part that exists here (a bind needs
@@ -1428,6 +1384,10 @@ spawn(struct slot *s, const struct config *c, const char *mnt, char *err,
 	uv_poll_start(&s->err.poll, UV_READABLE, on_stream);
 	s->out.polling = s->err.polling = 1;
 	s->state = S_RUNNING;
+	if (s->inwriters) { /* written before the start */
+		uv_poll_start(&s->inpoll, UV_WRITABLE, on_stdin);
+		s->inpolling = 1;
+	}
 	free(stack);
 	free(a.groups);
 	binds_free(&a);
@@ -2200,6 +2160,12 @@ ps_write(struct p9_req *r)
 	}
 	if (f->kind != K_STDIN) {
 		p9_respond_error(r, EACCES);
+		return;
+	}
+	if (s->infd < 0 && s->state == S_NEW && !s->dead) {
+		/* before its start (its exec may wait for the origin's
+		 * files): the write waits for the pipe */
+		hold(&s->inwriters, r);
 		return;
 	}
 	if (s->infd < 0) {

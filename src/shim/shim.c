@@ -299,22 +299,68 @@ goes_remote(const char *path, char *const *envp)
 	return !table_says_stay(psc, base);
 }
 
-/* The ghost's command line in the program's place, `unum run --ghost --
- * PATH ARG...`, into out (MAX_ARGS entries).  0, or -1 if too long. */
+/* The ghost's command line in the program's place, `unum run --ghost
+ * [--argv0 NAME] -- PATH ARG...` (PATH made absolute), into out (MAX_ARGS
+ * entries) and abs (for PATH).  0, or -1 if too long. */
 static int
-ghost_args(const char *path, char *const argv[], char **out)
+ghost_args(const char *path, char *const argv[], char **out, char *abs,
+    size_t abscap)
 {
-	size_t i, k = 0;
+	size_t i, k = 0, n, pl = slen(path);
 
+	if (path[0] != '/') {
+		long r = syscall(SYS_getcwd, abs, abscap);
+
+		n = r > 0 ? slen(abs) : 0;
+		if (!n || n + 1 + pl + 1 > abscap)
+			return -1;
+		abs[n++] = '/';
+		memcpy(abs + n, path, pl + 1);
+		path = abs;
+	}
 	out[k++] = (char *)saved_get("UNUM_GHOST=");
 	out[k++] = "run";
 	out[k++] = "--ghost";
+	for (n = slen(path); n > 0 && path[n - 1] != '/'; n--)
+		;
+	if (argv[0] && strcmp(argv[0], path + n) && strcmp(argv[0], path)) {
+		out[k++] = "--argv0"; /* the name it is called by */
+		out[k++] = argv[0];
+	}
 	out[k++] = "--";
 	out[k++] = (char *)path;
 	for (i = 1; argv[0] && argv[i] && k + 1 < MAX_ARGS; i++)
 		out[k++] = argv[i];
 	out[k] = NULL;
 	return argv[0] && argv[i] ? -1 : 0;
+}
+
+/* A name without '/' found in PATH as execvp would: the first executable
+ * regular file, into buf.  0, or -1. */
+static int
+path_search(const char *file, char *buf, size_t cap)
+{
+	const char *path = env_get(environ, "PATH="), *p, *e;
+	size_t fl = slen(file), dl;
+	struct stat st;
+
+	if (!path)
+		path = "/bin:/usr/bin";
+	for (p = path;; p = e + 1) {
+		for (e = p; *e && *e != ':'; e++)
+			;
+		dl = (size_t)(e - p);
+		if (dl && dl + 1 + fl + 1 <= cap) {
+			memcpy(buf, p, dl);
+			buf[dl] = '/';
+			memcpy(buf + dl + 1, file, fl + 1);
+			if (access(buf, X_OK) == 0 && stat(buf, &st) == 0 &&
+			    S_ISREG(st.st_mode))
+				return 0;
+		}
+		if (!*e)
+			return -1;
+	}
 }
 
 /* ---- the real calls ---- */
@@ -329,7 +375,7 @@ real_execve(const char *path, char *const argv[], char *const envp[])
 int
 execve(const char *path, char *const argv[], char *const envp[])
 {
-	char *env[MAX_ENV], pre[4096], *ghost_argv[MAX_ARGS];
+	char *env[MAX_ENV], pre[4096], *ghost_argv[MAX_ARGS], abs[4096];
 	char **e = session_env(envp, env, MAX_ENV, pre, sizeof pre);
 
 	if (!e)
@@ -338,7 +384,7 @@ execve(const char *path, char *const argv[], char *const envp[])
 		return real_execve(path, argv, e);
 	/* unum-ghost: `unum run --ghost -- PATH ARG...` relays stdio,
 	 * signals and the status; the parent sees its own child */
-	if (ghost_args(path, argv, ghost_argv) < 0) {
+	if (ghost_args(path, argv, ghost_argv, abs, sizeof abs) < 0) {
 		errno = E2BIG;
 		return -1;
 	}
@@ -467,18 +513,24 @@ typedef int (*spawn_fn)(pid_t *, const char *,
     char *const[], char *const[]);
 
 static int
-spawn_common(spawn_fn real, pid_t *pid, const char *path,
+spawn_common(spawn_fn real, int search, pid_t *pid, const char *path,
     const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
     char *const argv[], char *const envp[])
 {
-	char *env[MAX_ENV], pre[4096], *ghost_argv[MAX_ARGS];
+	char *env[MAX_ENV], pre[4096], *ghost_argv[MAX_ARGS], abs[4096];
+	char found[4096];
 	char **e = session_env(envp, env, MAX_ENV, pre, sizeof pre);
+	const char *file = path;
 
 	if (!e)
 		e = (char **)envp;
-	if (!goes_remote(path, envp))
+	/* posix_spawnp's name: where its PATH search would find it */
+	if (search && !strchr(path, '/') &&
+	    path_search(path, found, sizeof found) == 0)
+		file = found;
+	if ((search && !strchr(file, '/')) || !goes_remote(file, envp))
 		return real(pid, path, fa, at, argv, e);
-	if (ghost_args(path, argv, ghost_argv) < 0)
+	if (ghost_args(file, argv, ghost_argv, abs, sizeof abs) < 0)
 		return E2BIG;
 	return real(pid, ghost_argv[0], fa, at, ghost_argv, e);
 }
@@ -491,7 +543,7 @@ posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 
 	if (!real)
 		return ENOSYS;
-	return spawn_common(real, pid, path, fa, at, argv, envp);
+	return spawn_common(real, 0, pid, path, fa, at, argv, envp);
 }
 
 int
@@ -502,7 +554,7 @@ posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 
 	if (!real)
 		return ENOSYS;
-	return spawn_common(real, pid, file, fa, at, argv, envp);
+	return spawn_common(real, 1, pid, file, fa, at, argv, envp);
 }
 
 /* system and popen: glibc starts /bin/sh through its own internal spawn,

@@ -11,31 +11,12 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/cluster.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "not ok 1 - this test makes network namespaces and must run as root"
-	exit 1
-fi
-exec </dev/null
-CLUSTERD=${CLUSTERD:-$top/build/unum-clusterd}
-chmod 755 "$tmp"
-KEYC="$tmp/shim.key"
-cp "$KEY" "$KEYC" && chmod 600 "$KEYC"
+cluster_prelude
 cc -O2 -pthread -o "$tmp/spawners" "$top/tests/lib/spawners.c" ||
 	{ notok "the spawners program builds"; done_testing; exit 1; }
 
 cluster_up 3 t || { notok "three nodes"; done_testing; exit 1; }
-for node in 1 2 3; do
-	cluster_spawn "$node" "$tmp/u$node.log" "$UNUMD" -c /dev/null -n "t$node" \
-		-k "$KEYC" -l "${CL_IP[$node]}:5640" -e / || notok "unumd on t$node"
-done
-for node in 1 2 3; do
-	wait_for "${CL_IP[$node]}:5640" 2>/dev/null
-	cluster_spawn "$node" "$tmp/c$node.log" "$CLUSTERD" -c /dev/null -n "t$node" \
-		-k "$KEYC" -l "${CL_IP[$node]}:5641" -a "${CL_IP[$node]}:5640" \
-		-j "${CL_IP[1]}:5641" || notok "unum-clusterd on t$node"
-done
-all3() { [ "$(alive_count t1)$(alive_count t2)$(alive_count t3)" = 333 ]; }
-within 10 all3 || notok "the three see each other"
+cluster_unum "$KEYC" --learn no || notok "unumd and unum-clusterd on three nodes that see each other"
 
 # ---- every way C starts a program ----
 out=$(on t1 "$UNUM" exec -d hostname "$tmp/spawners" 2>"$tmp/sp.err")

@@ -594,3 +594,45 @@ state_of() {
 	on "$1" "$UNUM" nodes --json 2>/dev/null | tr '}' '\n' |
 		sed -n "s/.*\"node\":\"$2\",\"state\":\"\([a-z]*\)\".*/\1/p"
 }
+# cluster_unum KEYFILE [CLUSTERD-ARG...]: on every node, unumd (TLS with
+# KEYFILE, listening on CL_IP:5640, exporting / for the others' imports)
+# and unum-clusterd (CL_IP:5641, node 1 the seed, with the extra args);
+# logs in $tmp/uI.log and $tmp/cI.log.  Returns once every node sees all
+# alive (10 s at most; else 1) and the placement tables have seen them.
+cluster_unum() {
+	local key=$1 i _cu # (wait_for sets i)
+	shift
+	for ((_cu = 1; _cu <= CL_N; _cu++)); do
+		cluster_spawn "$_cu" "$tmp/u$_cu.log" "$UNUMD" -c /dev/null \
+			-n "${CL_NAME[_cu]}" -k "$key" -l "${CL_IP[_cu]}:5640" -e / ||
+			return 1
+	done
+	for ((_cu = 1; _cu <= CL_N; _cu++)); do
+		wait_for "${CL_IP[_cu]}:5640" 2>/dev/null
+		cluster_spawn "$_cu" "$tmp/c$_cu.log" "${CLUSTERD:-$top/build/unum-clusterd}" \
+			-c /dev/null -n "${CL_NAME[_cu]}" -k "$key" \
+			-l "${CL_IP[_cu]}:5641" -a "${CL_IP[_cu]}:5640" \
+			-j "${CL_IP[1]}:5641" "$@" || return 1
+	done
+	_cl_all_alive() {
+		local j
+		for ((j = 1; j <= CL_N; j++)); do
+			[ "$(alive_count "$j")" = "$CL_N" ] || return 1
+		done
+	}
+	within 10 _cl_all_alive || return 1
+	sleep 0.3 # (unum-clusterd's placement table: every 250 ms)
+}
+# cluster_prelude: the start of a multi-node test: root or "not ok" and
+# exit; stdin /dev/null; $tmp readable by the nodes' users; KEYC, a copy
+# of the test's cluster key with mode 600 (as unumd wants it).
+cluster_prelude() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "not ok 1 - this test makes network namespaces and must run as root"
+		exit 1
+	fi
+	exec </dev/null
+	chmod 755 "$tmp"
+	KEYC="$tmp/cluster-600.key"
+	cp "$KEY" "$KEYC" && chmod 600 "$KEYC"
+}
