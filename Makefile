@@ -148,10 +148,13 @@ install: all
 	install -m 0644 docs/man/unumd.8 $(DESTDIR)$(MANDIR)/man8/unumd.8
 	install -m 0644 docs/man/unum-clusterd.8 $(DESTDIR)$(MANDIR)/man8/unum-clusterd.8
 	install -m 0644 docs/man/clusterd.conf.5 $(DESTDIR)$(MANDIR)/man5/clusterd.conf.5
+	install -m 0644 docs/man/session.conf.5 $(DESTDIR)$(MANDIR)/man5/session.conf.5
 	[ -e $(DESTDIR)$(SYSCONFDIR)/unum/unumd.conf ] || \
 		install -m 0644 etc/unumd.conf $(DESTDIR)$(SYSCONFDIR)/unum/unumd.conf
 	[ -e $(DESTDIR)$(SYSCONFDIR)/unum/clusterd.conf ] || \
 		install -m 0644 etc/clusterd.conf $(DESTDIR)$(SYSCONFDIR)/unum/clusterd.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/unum/session.conf ] || \
+		install -m 0644 etc/session.conf $(DESTDIR)$(SYSCONFDIR)/unum/session.conf
 	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/unumd.service > $(DESTDIR)$(UNITDIR)/unumd.service
 	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/unum-clusterd.service > \
 		$(DESTDIR)$(UNITDIR)/unum-clusterd.service

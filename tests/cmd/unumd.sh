@@ -127,7 +127,8 @@ if make -C "$top" -s install PREFIX=/usr DESTDIR="$tmp/root" >"$tmp/inst" 2>&1; 
 		usr/share/man/man5/unumd.conf.5 usr/lib/systemd/system/unumd.service \
 		usr/sbin/unum-clusterd etc/unum/clusterd.conf \
 		usr/share/man/man8/unum-clusterd.8 usr/share/man/man5/clusterd.conf.5 \
-		usr/lib/systemd/system/unum-clusterd.service; do
+		usr/lib/systemd/system/unum-clusterd.service etc/unum/session.conf \
+		usr/share/man/man5/session.conf.5 usr/lib/unum/libunum.so; do
 		[ -e "$tmp/root/$f" ] || miss="$miss $f"
 	done
 	same "$miss" "" "make install DESTDIR= installs binaries, config, man pages, unit"
