@@ -57,7 +57,12 @@ FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=$(O)/fuzz/%)
 
 .SECONDARY:
 .PHONY: all deps check unit demo fuzz install clean format
-all: $(CMDS:%=$(O)/%) $(O)/libunum.so
+all: $(CMDS:%=$(O)/%) $(O)/libunum.so $(O)/unum-ghost
+
+# unum-ghost: unum under the name the shim execs in a program's place (ps
+# shows it so)
+$(O)/unum-ghost: $(O)/unum
+	ln -sf unum $@
 
 # the shim: loaded into other people's programs, so it links nothing of
 # ours and only libc and libdl
@@ -143,6 +148,7 @@ install: all
 	install -m 0755 $(O)/unum $(DESTDIR)$(BINDIR)/unum
 	install -d $(DESTDIR)$(PREFIX)/lib/unum
 	install -m 0755 $(O)/libunum.so $(DESTDIR)$(PREFIX)/lib/unum/libunum.so
+	ln -sf $(BINDIR)/unum $(DESTDIR)$(PREFIX)/lib/unum/unum-ghost
 	install -m 0644 docs/man/unum.1 $(DESTDIR)$(MANDIR)/man1/unum.1
 	install -m 0644 docs/man/unumd.conf.5 $(DESTDIR)$(MANDIR)/man5/unumd.conf.5
 	install -m 0644 docs/man/unumd.8 $(DESTDIR)$(MANDIR)/man8/unumd.8

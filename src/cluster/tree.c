@@ -287,7 +287,7 @@ learn_line(struct clu_tree *t, char *line, char *err, size_t cap)
 				e = &t->times[i];
 	if (strcmp(e->name, name) || (int64_t)time(NULL) > e->until) {
 		memset(e, 0, sizeof *e);
-		snprintf(e->name, sizeof e->name, "%s", name);
+		memcpy(e->name, name, strlen(name) + 1); /* (shorter: checked) */
 		e->run_ms = (uint32_t)run;
 		e->cost_ms = (uint32_t)cost;
 	} else {

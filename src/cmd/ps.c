@@ -242,7 +242,7 @@ local_session(const char *session,
 			continue;
 		*rp = '\0';
 		snprintf(p.cmd, sizeof p.cmd, "%s", strchr(stat, '(') + 1);
-		if (!strcmp(p.cmd, "unum"))
+		if (!strcmp(p.cmd, "unum") || !strcmp(p.cmd, "unum-ghost"))
 			continue; /* a ghost (its program is listed where it
 			           * runs), or the session itself */
 		snprintf(path, sizeof path, "/proc/%d/cgroup", pid);

@@ -371,7 +371,17 @@ unum_session(int argc, char **argv)
 	    in_child(origin_of, NULL, origin, sizeof origin, 5) == 0 && *origin)
 		setenv("UNUM_ORIGIN", origin, 1);
 	setenv("UNUM_SHIM", shim, 1);
-	setenv("UNUM_GHOST", self, 1);
+	{
+		/* unum-ghost beside the shim (unum by that name), else us */
+		char ghost[4300], *slash;
+
+		snprintf(ghost, sizeof ghost, "%s", shim);
+		if ((slash = strrchr(ghost, '/')))
+			snprintf(slash + 1, sizeof ghost - (size_t)(slash + 1 - ghost),
+			    "unum-ghost");
+		setenv("UNUM_GHOST", slash && access(ghost, X_OK) == 0 ? ghost : self,
+		    1);
+	}
 	setenv("UNUM_REMOTE", ls.remote, 1);
 	setenv("UNUM_LOCAL", ls.local, 1);
 	setenv("UNUM_SESSION", session, 1);

@@ -128,8 +128,9 @@ if make -C "$top" -s install PREFIX=/usr DESTDIR="$tmp/root" >"$tmp/inst" 2>&1; 
 		usr/sbin/unum-clusterd etc/unum/clusterd.conf \
 		usr/share/man/man8/unum-clusterd.8 usr/share/man/man5/clusterd.conf.5 \
 		usr/lib/systemd/system/unum-clusterd.service etc/unum/session.conf \
-		usr/share/man/man5/session.conf.5 usr/lib/unum/libunum.so; do
-		[ -e "$tmp/root/$f" ] || miss="$miss $f"
+		usr/share/man/man5/session.conf.5 usr/lib/unum/libunum.so \
+		usr/lib/unum/unum-ghost; do
+		[ -e "$tmp/root/$f" ] || [ -L "$tmp/root/$f" ] || miss="$miss $f"
 	done
 	same "$miss" "" "make install DESTDIR= installs binaries, config, man pages, unit"
 	grep -q '^ExecStart=/usr/sbin/unumd$' "$tmp/root/usr/lib/systemd/system/unumd.service" &&
