@@ -198,6 +198,25 @@ out=$(printf 'x 1\n' | on t1 "$UNUM" 9p -a /run/unum/clusterd.sock -A proc -V 9P
 case "$out" in *"PROGRAM RUN_MS COST_MS"*) ok "a bad learn line is refused with a reason" ;;
 *) notok "a bad learn line is refused: $out" ;; esac
 
+# ---- patterns and session.conf ----
+: >"$W"
+X -d 'slow*' sh -c 'slowhost; slowhost; slowhost; slowhost' >/dev/null
+[ "$(others slowhost)" -ge 1 ] && ok "-d 'slow*': a pattern sends slowhost elsewhere ($(where slowhost))" ||
+	notok "-d 'slow*' sends slowhost elsewhere: $(where slowhost)"
+same "$(X -d slowhost -l '*host' sh -c 'slowhost; slowhost; slowhost' | sort -u)" "t1" \
+	"-l '*host' keeps it here, over -d"
+printf '# test\nremote up slowhost\nlocal vi\n' >"$tmp/ses.conf"
+: >"$W"
+on t1 env UNUM_SESSION_CONF="$tmp/ses.conf" "$UNUM" exec sh -c 'slowhost; slowhost; slowhost; slowhost' >/dev/null
+[ "$(others slowhost)" -ge 1 ] && ok "session.conf's remote line sends slowhost elsewhere" ||
+	notok "session.conf's remote line sends slowhost elsewhere: $(where slowhost)"
+printf 'remote up\nfaraway x\n' >"$tmp/bad.conf"
+out=$(on t1 env UNUM_SESSION_CONF="$tmp/bad.conf" "$UNUM" exec true 2>&1)
+same "$?:$out" "255:unum: $tmp/bad.conf:2: unknown setting 'faraway' (remote, local)" \
+	"a bad session.conf line: the session does not start, one line says where"
+out=$(on t1 "$UNUM" exec -d 'a/b' true 2>&1)
+same "$?:$out" "255:unum: exec: 'a/b' is not a program name pattern" "a bad pattern is refused"
+
 # ---- a path on the command line that only the origin has ----
 cluster_file t1 /tmp/only-here/in.txt "seen from afar"
 : >"$W"
