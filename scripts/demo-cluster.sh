@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo, the cluster part: three nodes in network namespaces (each its
 # own hostname, /tmp and address), each running unumd and unum-clusterd;
-# the members, a fan-out, placement, a process on another node reading a
+# the members, a fan-out, placement, an unmodified make -j spreading its
+# compiles under unum exec, a process on another node reading a
 # file only its origin has, the cluster's processes, and a node killed and
 # reported lost.  Needs root (namespaces); everything goes at the end.
 set -u
@@ -66,6 +67,18 @@ echo "[node3]\$ ls /tmp/project"
 on node3 ls /tmp/project 2>&1 | sed 's/^/  /'
 show node1 bash -c "cd /tmp/project && '$UNUM' run -n node3 sh -c 'echo \"running on \$(hostname) in \$(pwd)\"; wc -l < input.txt > count.txt'"
 show node1 cat /tmp/project/count.txt
+echo
+echo "demo: an unmodified make -j6 under unum exec: its compiles spread over the nodes"
+mkdir -p "$tmp/proj"
+for i in 1 2 3 4 5 6; do
+	printf 'int f%d(int x) { return x * %d; }\n' "$i" "$i" >"$tmp/proj/f$i.c"
+done
+printf 'all: f1.o f2.o f3.o f4.o f5.o f6.o\n%%.o: %%.c\n\t$(CC) -c -o $@ $<\n' >"$tmp/proj/Makefile"
+# a compiler that says where it runs (and takes long enough to be worth
+# sending)
+printf '#!/bin/sh\necho "  cc-where on $(hostname): cc $*" >&2\nsleep 0.2\nexec cc "$@"\n' >"$tmp/cc-where"
+chmod 755 "$tmp/cc-where"
+show node1 bash -c "cd '$tmp/proj' && '$UNUM' exec -d cc-where make -s -j6 CC='$tmp/cc-where' && ls *.o"
 echo
 echo "demo: the cluster's processes, from any node"
 on node1 "$UNUM" run -n node2 sleep 60 >/dev/null 2>"$tmp/lost.err" &
