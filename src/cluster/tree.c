@@ -266,10 +266,17 @@ learn_line(struct clu_tree *t, char *line, char *err, size_t cap)
 
 	if (sscanf(line, "%40s %llu %llu %n", name, &run, &cost, &used) != 3 ||
 	    line[used] || strlen(name) >= CLU_TIMES_NAME || strchr(name, '/') ||
+	    strchr(line + strspn(line, " \t") + strlen(name), '-') ||
 	    run > 86400000ull || cost > 600000ull) {
 		snprintf(err, cap, "learn: want PROGRAM RUN_MS COST_MS");
 		return -EINVAL;
 	}
+	for (i = 0; name[i]; i++)
+		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e) {
+			snprintf(err, cap, "learn: a program name of printable "
+			                   "characters");
+			return -EINVAL;
+		}
 	if (!t->learn)
 		return 0;
 	h = clu_times_hash(name);

@@ -197,6 +197,11 @@ on t1 grep -qa slowhost /run/unum/clusterd.sock.times &&
 out=$(printf 'x 1\n' | on t1 "$UNUM" 9p -a /run/unum/clusterd.sock -A proc -V 9P2000.u write learn 2>&1)
 case "$out" in *"PROGRAM RUN_MS COST_MS"*) ok "a bad learn line is refused with a reason" ;;
 *) notok "a bad learn line is refused: $out" ;; esac
+out=$(printf 'x86_64-linux-gnu-gcc-12 -1 5\n' | on t1 "$UNUM" 9p -a /run/unum/clusterd.sock -A proc -V 9P2000.u write learn 2>&1)
+case "$out" in *"PROGRAM RUN_MS COST_MS"*) ok "a negative time is refused" ;;
+*) notok "a negative time is refused: $out" ;; esac
+printf 'x86_64-linux-gnu-gcc-12 900 5\n' | on t1 "$UNUM" 9p -a /run/unum/clusterd.sock -A proc write learn &&
+	ok "a program name with dashes is learnt" || notok "a program name with dashes is learnt"
 
 # ---- patterns and session.conf ----
 : >"$W"
