@@ -226,6 +226,59 @@ rpc_run(struct p9_cl *cl, struct rpc *q)
 }
 
 int
+p9_cl_rpcv(struct p9_cl *cl, const struct p9_fcall *t, struct p9_fcall *r,
+    uint8_t **rbuf, int *rc, unsigned n)
+{
+	struct rpc q[P9_CL_BATCH];
+	unsigned i;
+	int first = 0;
+
+	if (n == 0 || n > P9_CL_BATCH)
+		return -EINVAL;
+	memset(q, 0, n * sizeof q[0]);
+	pthread_mutex_lock(&cl->lock);
+	if (cl->stopping) {
+		pthread_mutex_unlock(&cl->lock);
+		for (i = 0; i < n; i++) {
+			rbuf[i] = NULL;
+			rc[i] = -ECONNRESET;
+		}
+		return -ECONNRESET;
+	}
+	/* all queued at once: the loop sends them in one turn, in order,
+	 * and the server answers them in order (a request on a fid whose
+	 * walk is unanswered waits for it) */
+	for (i = 0; i < n; i++) {
+		q[i].cl = cl;
+		q[i].t = &t[i];
+		q[i].r = &r[i];
+		pthread_cond_init(&q[i].done_cond, NULL);
+		q[i].next = NULL;
+		*cl->tail = &q[i];
+		cl->tail = &q[i].next;
+	}
+	cl->ncallers++;
+	uv_async_send(&cl->wake);
+	for (i = 0; i < n; i++)
+		while (!q[i].done)
+			pthread_cond_wait(&q[i].done_cond, &cl->lock);
+	if (--cl->ncallers == 0 && cl->stopping)
+		pthread_cond_broadcast(&cl->cond);
+	pthread_mutex_unlock(&cl->lock);
+	for (i = 0; i < n; i++) {
+		pthread_cond_destroy(&q[i].done_cond);
+		rbuf[i] = q[i].rbuf;
+		rc[i] = q[i].err ? -q[i].err : 0;
+		if (q[i].err && !first) {
+			snprintf(last_error, sizeof last_error, "%s", q[i].etext);
+			last_errno = q[i].err;
+			first = rc[i];
+		}
+	}
+	return first;
+}
+
+int
 p9_cl_rpc(struct p9_cl *cl, const struct p9_fcall *t, struct p9_fcall *r,
     uint8_t **rbuf)
 {

@@ -1029,6 +1029,15 @@ enum p9_dialect p9_cl_dialect(struct p9_cl *cl);
 int p9_cl_rpc(struct p9_cl *cl, const struct p9_fcall *t, struct p9_fcall *r,
     uint8_t **rbuf);
 
+/* n (at most P9_CL_BATCH) calls sent at once, in order, and all waited
+ * for: one round trip for a walk and what follows on its new fid.  Each
+ * one's result in rc[i] (0 or -errno), its reply in r[i], pointing into
+ * rbuf[i] (free()d by the caller, NULL on failure); returns the first
+ * failure, or 0. */
+#define P9_CL_BATCH 8
+int p9_cl_rpcv(struct p9_cl *cl, const struct p9_fcall *t, struct p9_fcall *r,
+    uint8_t **rbuf, int *rc, unsigned n);
+
 /* What the server said (its Rerror text, 9P2000 and .u) of the calling
  * thread's last failed call, if that failed with err, else NULL (.L says
  * only a number).  Later successful calls leave it. */

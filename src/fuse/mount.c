@@ -62,6 +62,7 @@ struct node {
 	char *name;
 	/* at the last open: page cache kept when these have not changed */
 	uint64_t mtime_sec, mtime_nsec, size;
+	struct timespec checked; /* when an open last checked them */
 	/* until when it is known to have no security.capability (the kernel
 	 * asks before every write) */
 	struct timespec nocaps;
@@ -83,6 +84,13 @@ struct fs {
 	int dotl;         /* 9P2000.L */
 	uint32_t iosize;  /* msize - P9_IOHDRSZ */
 	double attr_timeout, entry_timeout;
+	double negative_timeout; /* a name found missing is so long; 0: not */
+	double revalidate; /* an open this soon after the last check of the
+	                    * file reads it as it was (0: every open asks) */
+	/* a walk and what follows on its new fid sent together (unumd
+	 * answers in order; not every 9P server does: diod runs them at
+	 * once) */
+	int pipeline;
 	struct node root;
 	pthread_mutex_t lock;    /* cl, the table, nodes' fields */
 	pthread_mutex_t walking; /* one walk back at a time */
@@ -189,6 +197,33 @@ mode_of_9p(uint32_t m)
 }
 
 /* The attributes of fid into *st; 0 or -errno. */
+/* A 9P2000.L getattr's answer as a stat. */
+static void
+attr_stat(struct fs *fs, const struct p9_attr *a, struct stat *st,
+    struct p9_qid *qid)
+{
+	memset(st, 0, sizeof *st);
+	st->st_mode = a->mode;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_nlink = a->nlink;
+	st->st_rdev = a->rdev;
+	st->st_size = (off_t)a->size;
+	st->st_blocks = (blkcnt_t)a->blocks;
+	st->st_atim.tv_sec = (time_t)a->atime_sec;
+	st->st_atim.tv_nsec = (long)a->atime_nsec;
+	st->st_mtim.tv_sec = (time_t)a->mtime_sec;
+	st->st_mtim.tv_nsec = (long)a->mtime_nsec;
+	st->st_ctim.tv_sec = (time_t)a->ctime_sec;
+	st->st_ctim.tv_nsec = (long)a->ctime_nsec;
+	st->st_ino = a->qid.path;
+	/* the unit of I/O is one message: cp and its kind read and write
+	 * that much at a time */
+	st->st_blksize = fs->iosize;
+	if (qid)
+		*qid = a->qid;
+}
+
 static int
 get_stat(struct fs *fs, struct p9_cl *cl, uint32_t fid, struct stat *st,
     struct p9_qid *qid)
@@ -200,26 +235,7 @@ get_stat(struct fs *fs, struct p9_cl *cl, uint32_t fid, struct stat *st,
 
 		if (rc < 0)
 			return rc;
-		st->st_mode = a.mode;
-		st->st_uid = a.uid;
-		st->st_gid = a.gid;
-		st->st_nlink = a.nlink;
-		st->st_rdev = a.rdev;
-		st->st_size = (off_t)a.size;
-		st->st_blksize = a.blksize;
-		st->st_blocks = (blkcnt_t)a.blocks;
-		st->st_atim.tv_sec = (time_t)a.atime_sec;
-		st->st_atim.tv_nsec = (long)a.atime_nsec;
-		st->st_mtim.tv_sec = (time_t)a.mtime_sec;
-		st->st_mtim.tv_nsec = (long)a.mtime_nsec;
-		st->st_ctim.tv_sec = (time_t)a.ctime_sec;
-		st->st_ctim.tv_nsec = (long)a.ctime_nsec;
-		st->st_ino = a.qid.path;
-		/* the unit of I/O is one message: cp and its kind read and
-		 * write that much at a time */
-		st->st_blksize = fs->iosize;
-		if (qid)
-			*qid = a.qid;
+		attr_stat(fs, &a, st, qid);
 	} else {
 		struct p9_stat s;
 		uint8_t *buf = NULL;
@@ -441,13 +457,45 @@ lookup_entry(struct fs *fs, fuse_ino_t parent, const char *name,
 	if ((rc = nfid(fs, parent, &cl, &pf)) < 0)
 		return rc;
 	fid = p9_cl_fid_new(cl);
-	if ((rc = p9_cl_walk(cl, pf, fid, name, NULL)) < 0) {
-		p9_cl_fid_free(cl, fid);
-		return rc;
-	}
-	if ((rc = get_stat(fs, cl, fid, &e->attr, &q)) < 0) {
-		p9_cl_clunk(cl, fid);
-		return rc;
+	if (fs->dotl && fs->pipeline && strcmp(name, ".") && strcmp(name, "..")) {
+		/* the walk and the getattr of what it finds, one round trip */
+		struct p9_fcall t[2], r[2];
+		uint8_t *rb[2];
+		int rcs[2];
+
+		memset(t, 0, sizeof t);
+		t[0].type = P9_TWALK;
+		t[0].u.walk.fid = pf;
+		t[0].u.walk.newfid = fid;
+		t[0].u.walk.nwname = 1;
+		t[0].u.walk.wname[0] = (char *)name;
+		t[1].type = P9_TGETATTR;
+		t[1].u.getattr.fid = fid;
+		t[1].u.getattr.request_mask = P9_GETATTR_BASIC;
+		p9_cl_rpcv(cl, t, r, rb, rcs, 2);
+		if (rcs[0] == 0 && r[0].u.rwalk.nwqid != 1)
+			rcs[0] = -ENOENT; /* (bound, by a lax server) */
+		if (rcs[1] == 0)
+			attr_stat(fs, &r[1].u.rgetattr, &e->attr, &q);
+		free(rb[0]);
+		free(rb[1]);
+		if (rcs[0] < 0 && !rb[0]) {
+			p9_cl_fid_free(cl, fid);
+			return rcs[0];
+		}
+		if ((rc = rcs[0] < 0 ? rcs[0] : rcs[1]) < 0) {
+			p9_cl_clunk(cl, fid);
+			return rc;
+		}
+	} else {
+		if ((rc = p9_cl_walk(cl, pf, fid, name, NULL)) < 0) {
+			p9_cl_fid_free(cl, fid);
+			return rc;
+		}
+		if ((rc = get_stat(fs, cl, fid, &e->attr, &q)) < 0) {
+			p9_cl_clunk(cl, fid);
+			return rc;
+		}
 	}
 	if (!(n = node_get(fs, cl, fid, q.path, node_of(fs, parent), name)))
 		return -ENOMEM;
@@ -461,9 +509,15 @@ static void
 reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
-	int rc = lookup_entry(fs_of(req), parent, name, &e);
+	struct fs *fs = fs_of(req);
+	int rc = lookup_entry(fs, parent, name, &e);
 
-	if (rc < 0)
+	if (rc == -ENOENT && fs->negative_timeout > 0) {
+		/* "not there", kept as long (ino 0: a negative entry) */
+		memset(&e, 0, sizeof e);
+		e.entry_timeout = fs->negative_timeout;
+		fuse_reply_entry(req, &e);
+	} else if (rc < 0)
 		reply_err(req, rc);
 	else
 		fuse_reply_entry(req, &e);
@@ -951,6 +1005,8 @@ cache_mode(struct fs *fs, struct node *n, const struct stat *st,
 	n->mtime_sec = (uint64_t)st->st_mtim.tv_sec;
 	n->mtime_nsec = (uint64_t)st->st_mtim.tv_nsec;
 	n->size = (uint64_t)st->st_size;
+	if (S_ISREG(st->st_mode))
+		clock_gettime(CLOCK_MONOTONIC, &n->checked);
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -996,7 +1052,8 @@ ofile_new(struct fs *fs, fuse_ino_t ino, struct p9_cl *cl, uint32_t fid,
 static void
 ofile_free(struct fs *fs, struct ofile *of)
 {
-	p9_cl_clunk(of->cl, of->fid);
+	if (of->cl) /* (an open that never needed the server has none) */
+		p9_cl_clunk(of->cl, of->fid);
 	node_forget(fs, of->node, 1);
 	free(of);
 }
@@ -1047,7 +1104,8 @@ reply_opened(fuse_req_t req, struct fs *fs, fuse_ino_t ino,
 	struct ofile *of = ofile_new(fs, ino, cl, fid, fi->flags, fi->direct_io);
 
 	if (!of) {
-		p9_cl_clunk(cl, fid);
+		if (cl)
+			p9_cl_clunk(cl, fid);
 		if (create)
 			node_forget(fs, node_of(fs, ino), 1);
 		reply_err(req, ENOMEM);
@@ -1069,6 +1127,104 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	uint32_t fid;
 	int rc;
 
+	if (fs->revalidate > 0 && (fi->flags & O_ACCMODE) == O_RDONLY &&
+	    !(fi->flags & O_TRUNC)) {
+		/* checked at an open just before: read as it was then, the
+		 * page cache kept; a fid only if a read needs the server */
+		struct node *n = node_of(fs, ino);
+		struct timespec now;
+		double age;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		pthread_mutex_lock(&fs->lock);
+		age = n->checked.tv_sec
+		          ? (double)(now.tv_sec - n->checked.tv_sec) +
+		                (double)(now.tv_nsec - n->checked.tv_nsec) / 1e9
+		          : 1e9;
+		pthread_mutex_unlock(&fs->lock);
+		if (age >= 0 && age < fs->revalidate) {
+			fi->keep_cache = 1;
+			reply_opened(req, fs, ino, fi, NULL, P9_NOFID, 0, NULL);
+			return;
+		}
+	}
+	if (fs->dotl && fs->pipeline) {
+		/* the clone, the open and the attributes that tell whether
+		 * the page cache still holds (close-to-open): one round trip */
+		struct p9_fcall t[3], r[3];
+		uint8_t *rb[3];
+		int rcs[3], i;
+		uint32_t nf;
+		struct node *n = node_of(fs, ino), *parent;
+		char *name;
+		int byname;
+
+		/* by its name from its parent, as the kernel found it: if
+		 * the name is now another file's (replaced by a rename while
+		 * the kernel's entry lasts), ESTALE has the kernel look it up
+		 * again and retry (close-to-open, renames included) */
+		pthread_mutex_lock(&fs->lock);
+		parent = n->parent;
+		name = parent && n->name ? strdup(n->name) : NULL;
+		pthread_mutex_unlock(&fs->lock);
+		if ((rc = nfid(fs, name ? ino_of(fs, parent) : ino, &cl, &nf)) < 0) {
+			free(name);
+			reply_err(req, rc);
+			return;
+		}
+		fid = p9_cl_fid_new(cl);
+		memset(t, 0, sizeof t);
+		t[0].type = P9_TWALK;
+		t[0].u.walk.fid = nf;
+		t[0].u.walk.newfid = fid;
+		if (name) {
+			t[0].u.walk.nwname = 1;
+			t[0].u.walk.wname[0] = name;
+		}
+		t[1].type = P9_TLOPEN;
+		t[1].u.lopen.fid = fid;
+		t[1].u.lopen.flags = lflags(fi->flags);
+		t[2].type = P9_TGETATTR;
+		t[2].u.getattr.fid = fid;
+		t[2].u.getattr.request_mask = P9_GETATTR_BASIC;
+		p9_cl_rpcv(cl, t, r, rb, rcs, 3);
+		byname = name != NULL;
+		free(name);
+		if (rcs[0] == 0 && byname && r[0].u.rwalk.nwqid != 1)
+			rcs[0] = -ENOENT; /* (bound, by a lax server) */
+		if (rcs[1] == 0)
+			q = r[1].u.ropen.qid;
+		if (rcs[2] == 0)
+			attr_stat(fs, &r[2].u.rgetattr, &st, NULL);
+		for (i = 0; i < 3; i++)
+			free(rb[i]);
+		if (rcs[0] < 0 && !rb[0]) {
+			p9_cl_fid_free(cl, fid);
+			reply_err(req, byname ? -ESTALE : rcs[0]);
+			return;
+		}
+		if (rcs[0] == 0 && rcs[1] == 0 && q.path != n->qpath) {
+			p9_cl_clunk(cl, fid); /* another file by that name now */
+			reply_err(req, -ESTALE);
+			return;
+		}
+		if (rcs[0] < 0) {
+			p9_cl_clunk(cl, fid);
+			reply_err(req, byname ? -ESTALE : rcs[0]);
+			return;
+		}
+		if (rcs[1] < 0) {
+			p9_cl_clunk(cl, fid);
+			reply_err(req, rcs[1]);
+			return;
+		}
+		if (rcs[2] == 0)
+			cache_mode(fs, node_of(fs, ino), &st, &q, fi);
+		else
+			fi->direct_io = 1;
+		reply_opened(req, fs, ino, fi, cl, fid, 0, NULL);
+		return;
+	}
 	if ((rc = open_fid(fs, ino, fi->flags, &cl, &fid, &q)) < 0) {
 		reply_err(req, rc);
 		return;
@@ -1688,8 +1844,9 @@ struct opts {
 	char *addr, *aname, *dir;
 	const char *version;
 	uint32_t msize;
-	double attr_timeout, entry_timeout;
+	double attr_timeout, entry_timeout, negative_timeout, revalidate;
 	int foreground, debug, reconnect;
+	int pipeline; /* -1: by the server */
 	long uid; /* attach in this user's name (root only); -1: ours */
 	char fuseopts[4096]; /* what FUSE is told */
 };
@@ -1707,7 +1864,12 @@ usage(FILE *f)
 	    "  -f     stay in the foreground\n"
 	    "  -o     msize=N (default 1 MiB + 24), aname=NAME,\n"
 	    "         version=9P2000.L|9P2000.u|9P2000, attr_timeout=SECS,\n"
-	    "         entry_timeout=SECS (default 1), reconnect, debug,\n"
+	    "         entry_timeout=SECS (default 1), negative_timeout=SECS\n"
+	    "         (a missing name is remembered; default 0), reconnect, debug,\n"
+	    "         revalidate=SECS (an open so soon after the last check of\n"
+	    "         a file reads it as it was; default 0: every open asks),\n"
+	    "         pipeline|nopipeline (a walk and what follows in one\n"
+	    "         round trip; default: with unumd over TLS or relayed),\n"
 	    "         uid=N (root: the server sees user N, not root);\n"
 	    "         FUSE's own:\n"
 	    "         allow_other, default_permissions, ro, ...\n",
@@ -1798,7 +1960,9 @@ parse_opts(struct opts *o, char *list)
 				return mfail("unknown 9P version '%s'%s",
 				    o->version, "");
 		} else if (!strncmp(opt, "attr_timeout=", 13) ||
-		           !strncmp(opt, "entry_timeout=", 14)) {
+		           !strncmp(opt, "entry_timeout=", 14) ||
+		           !strncmp(opt, "negative_timeout=", 17) ||
+		           !strncmp(opt, "revalidate=", 11)) {
 			char *v = strchr(opt, '=') + 1;
 			double d = strtod(v, &end);
 
@@ -1806,6 +1970,10 @@ parse_opts(struct opts *o, char *list)
 				return mfail("bad %s%s", opt, "");
 			if (opt[0] == 'a')
 				o->attr_timeout = d;
+			else if (opt[0] == 'n')
+				o->negative_timeout = d;
+			else if (opt[0] == 'r')
+				o->revalidate = d;
 			else
 				o->entry_timeout = d;
 		} else if (!strncmp(opt, "uid=", 4)) {
@@ -1822,6 +1990,8 @@ parse_opts(struct opts *o, char *list)
 			o->debug = 1;
 		} else if (!strcmp(opt, "reconnect")) {
 			o->reconnect = 1;
+		} else if (!strcmp(opt, "pipeline") || !strcmp(opt, "nopipeline")) {
+			o->pipeline = opt[0] == 'p' ? 1 : 0;
 		} else if (add_fuseopt(o, opt) < 0) {
 			return mfail("too many options%s%s", "", "");
 		}
@@ -1883,6 +2053,9 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 	fs->copts.trace = o->debug;
 	fs->copts.tls = fs->rt.tls;
 	fs->reconnect = o->reconnect;
+	/* unumd (TLS, or relayed by the local one) answers in order */
+	fs->pipeline = o->pipeline >= 0 ? o->pipeline
+	                                : fs->rt.tls != NULL || fs->rt.relayed;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->walking, NULL);
 	pthread_cond_init(&fs->broken_cv, NULL);
@@ -1895,6 +2068,8 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 	p9_malloc_for_messages(p9_cl_msize(fs->cl));
 	fs->attr_timeout = o->attr_timeout;
 	fs->entry_timeout = o->entry_timeout;
+	fs->negative_timeout = o->negative_timeout;
+	fs->revalidate = o->revalidate;
 	fs->root.cl = fs->cl;
 	fs->root.qpath = q.path;
 	fs->root.nlookup = 1;
@@ -1954,6 +2129,7 @@ unum_mount(int argc, char **argv)
 	o.version = "9P2000.L";
 	o.aname = "fs";
 	o.attr_timeout = o.entry_timeout = 1.0;
+	o.pipeline = -1;
 	o.uid = -1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+fo:h", lopts, NULL)) != -1) {

@@ -169,7 +169,7 @@ static int
 start(struct import *i)
 {
 	struct imports *im = i->im;
-	char dir[420], opts[64], target[160], keyenv[600];
+	char dir[420], opts[256], target[160], keyenv[600];
 	char *args[8], *env[4];
 	/* (the key may be empty: then a node reached over TLS refuses) */
 	uv_process_options_t po;
@@ -197,7 +197,14 @@ start(struct import *i)
 		    strerror(errno));
 		return -1;
 	}
-	snprintf(opts, sizeof opts, "allow_other,uid=%u", (unsigned)i->uid);
+	/* the kernel keeps names and attributes 5 s, missing names 1 s;
+	 * an open asks the origin whether the file changed (or was
+	 * replaced: close-to-open), unless an open of it asked less than
+	 * 1 s before: a build opens the same headers again and again */
+	snprintf(opts, sizeof opts,
+	    "allow_other,uid=%u,attr_timeout=5,entry_timeout=5,"
+	    "negative_timeout=1,revalidate=1",
+	    (unsigned)i->uid);
 	snprintf(target, sizeof target, "%s:fs", i->origin);
 	args[0] = "unum";
 	args[1] = "mount";

@@ -109,6 +109,34 @@ else
 	notok "unum mount -o reconnect"
 fi
 
+# ---- caching: what the kernel keeps, and close-to-open ----
+# long entry and attribute caches, missing names remembered, a walk and
+# its open in one round trip: a file replaced by a rename on the server
+# (the kernel's entry still names the old one) reads new at the next open
+mkdir -p "$tmp/m4"
+if "$UNUM" mount -o pipeline,attr_timeout=30,entry_timeout=30,negative_timeout=30 \
+	"unix:$m_sock" "$tmp/m4"; then
+	mounts="$mounts $tmp/m4"
+	printf 'one\n' >"$tmp/ex/sub/cto.txt"
+	same "$(cat "$tmp/m4/sub/cto.txt")" "one" "cache: a file reads"
+	printf 'two\n' >"$tmp/ex/sub/cto.new" && mv "$tmp/ex/sub/cto.new" "$tmp/ex/sub/cto.txt"
+	same "$(cat "$tmp/m4/sub/cto.txt")" "two" \
+		"cache: replaced by a rename on the server, it reads new at the next open"
+	printf 'three\n' >"$tmp/ex/sub/cto.txt"
+	same "$(cat "$tmp/m4/sub/cto.txt")" "three" \
+		"cache: rewritten in place on the server, it reads new at the next open"
+	[ -e "$tmp/m4/sub/later.txt" ] && notok "cache: a missing name is missing" ||
+		ok "cache: a missing name is missing"
+	printf 'x\n' >"$tmp/ex/sub/later.txt"
+	[ -e "$tmp/m4/sub/later.txt" ] && notok "cache: ...and stays so while remembered (30 s)" ||
+		ok "cache: ...and stays so while remembered (30 s)"
+	printf 'made here\n' >"$tmp/m4/sub/here.txt"
+	same "$(cat "$tmp/ex/sub/here.txt")" "made here" "cache: a file made through the mount is on the server"
+	"$UNUM" umount "$tmp/m4" && ok "cache: unmounted" || notok "cache: unmounted"
+else
+	notok "unum mount -o pipeline,attr_timeout=30,entry_timeout=30,negative_timeout=30"
+fi
+
 # ---- an ordinary user ----
 # Debian makes /dev/fuse 0666; where it is not, a private mount namespace
 # gets a 0666 node of its own (the same device).
