@@ -47,9 +47,11 @@ struct clu_member {
 	struct clu_meta m;
 	uint64_t since; /* loop time (ms) of the last change of state */
 	int self;
-	/* placement: spawns this node sent there lately (decays) */
+	/* placement: spawns this node sent there lately (decays), and those
+	 * of them still running (their attach here is still open) */
 	double placed;
 	uint64_t placed_at;
+	unsigned running;
 	/* private to member.c */
 	struct sockaddr_storage sa;
 	socklen_t salen;
@@ -151,14 +153,18 @@ void clu_policy_merge(struct clu_policy *base, const struct clu_policy *over);
 
 /* Chooses the node for one new process among the n members (self among
  * them) under p; *rr is the round-robin cursor; now the loop time in ms.
- * Counts the choice in the member's placed.  A pinned node takes work
+ * Counts the choice in the member's placed and running (the caller takes
+ * it off running when that run ends).  spread keeps work on this node
+ * while it runs fewer than its CPUs of its own placing and is not
+ * loaded (a build's quick steps stay, its parallel ones spread), else
+ * takes the least score.  A pinned node takes work
  * even while draining (it was named).  NULL with errno: EHOSTUNREACH (a
  * pinned node that is not alive), ENOENT (no such node), ENODEV (no
  * member meets the constraints). */
 struct clu_member *clu_place(struct clu_member *const *m, unsigned n,
     const struct clu_policy *p, unsigned *rr, uint64_t now);
-/* The score spread minimises (lower is better): load per CPU and what
- * was just placed there, per CPU. */
+/* The score spread minimises (lower is better): load per CPU, and what
+ * was just placed there and what still runs there of ours, per CPU. */
 double clu_place_score(const struct clu_member *m, uint64_t now);
 
 /* ---- The /cluster tree (tree.c) ---- */

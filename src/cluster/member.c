@@ -34,6 +34,7 @@
  * little-endian; strings a length byte and the bytes.
  */
 #include <errno.h>
+#include <sched.h>
 #include <math.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -1248,7 +1249,16 @@ fill_self(struct clu_memb *mb, char *err, size_t cap)
 	s->since = uv_now(mb->loop);
 	uname(&u);
 	snprintf(s->m.arch, sizeof s->m.arch, "%.15s", u.machine);
-	s->m.ncpu = (uint16_t)sysconf(_SC_NPROCESSORS_ONLN);
+	{
+		/* the CPUs it may run on (a node confined to some by
+		 * affinity or a cpuset has those), else all online */
+		cpu_set_t cs;
+
+		s->m.ncpu = sched_getaffinity(0, sizeof cs, &cs) == 0 &&
+		                    CPU_COUNT(&cs) > 0
+		                ? (uint16_t)CPU_COUNT(&cs)
+		                : (uint16_t)sysconf(_SC_NPROCESSORS_ONLN);
+	}
 	s->m.memfree = mem_available();
 	snprintf(s->m.labels, sizeof s->m.labels, "%s", mb->labels);
 	snprintf(s->m.version, sizeof s->m.version, "%.15s", mb->version);

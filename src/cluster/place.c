@@ -238,7 +238,7 @@ double
 clu_place_score(const struct clu_member *m, uint64_t now)
 {
 	double ncpu = m->m.ncpu ? m->m.ncpu : 1;
-	double s = m->m.load / 1000.0 + placed_now(m, now) / ncpu;
+	double s = m->m.load / 1000.0 + (placed_now(m, now) + m->running) / ncpu;
 
 	return s;
 }
@@ -255,6 +255,7 @@ count(struct clu_member *m, uint64_t now)
 {
 	m->placed = placed_now(m, now) + 1;
 	m->placed_at = now;
+	m->running++;
 }
 
 struct clu_member *
@@ -299,7 +300,16 @@ clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
 		errno = ENODEV;
 		return NULL;
 	}
-	/* spread: among those with memory to spare, if any */
+	/* spread: here while a CPU here is free of our runs and the node
+	 * is not loaded (no round trip, the files at hand) */
+	for (i = 0; i < n; i++)
+		if (m[i]->self && fits(m[i], p, 0) && !short_of_memory(m[i]) &&
+		    m[i]->running < (m[i]->m.ncpu ? m[i]->m.ncpu : 1u) &&
+		    m[i]->m.load < 1000) {
+			count(m[i], now);
+			return m[i];
+		}
+	/* else among those with memory to spare, if any */
 	for (i = 0, k = 0; i < n; i++)
 		k += fits(m[i], p, 0) && !short_of_memory(m[i]);
 	for (i = 0; i < n; i++) {

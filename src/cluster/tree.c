@@ -145,6 +145,11 @@ struct sess {
 	char pin[CLU_NAME_MAX];  /* placed by a read of place: the next
 	                          * clone's node */
 	uint64_t pin_at;
+	/* the nodes this attach placed runs on: each counted running there
+	 * until the attach goes (a ghost's run, here or there, lasts as
+	 * long as its attach) */
+	char (*ran)[CLU_NAME_MAX];
+	unsigned nran;
 };
 
 /* A listing of proc/: the names, as they came from the members. */
@@ -586,6 +591,13 @@ sess_unref(struct sess *s)
 
 	if (!s || --s->ref > 0)
 		return;
+	for (i = 0; i < s->nran; i++) {
+		struct clu_member *m = clu_memb_find(s->t->mb, s->ran[i]);
+
+		if (m && m->running > 0)
+			m->running--;
+	}
+	free(s->ran);
 	for (i = 0; i < s->nroots; i++)
 		p9_relay_fid_drop(s->roots[i].root);
 	free(s->roots);
@@ -745,7 +757,18 @@ place_now(struct clu_tree *t, struct sess *s, char *err, size_t ecap,
 	if (s->haspol)
 		clu_policy_merge(&p, &s->pol);
 	n = clu_memb_list(t->mb, &all);
-	if (!(m = clu_place(all, n, &p, &t->rr, uv_now(t->loop)))) {
+	if ((m = clu_place(all, n, &p, &t->rr, uv_now(t->loop)))) {
+		/* running there until this attach goes */
+		void *more = s->nran < 4096
+		                 ? realloc(s->ran, (s->nran + 1) * sizeof *s->ran)
+		                 : NULL;
+
+		if (more) {
+			s->ran = more;
+			snprintf(s->ran[s->nran++], CLU_NAME_MAX, "%s", m->name);
+		} else if (m->running > 0)
+			m->running--; /* (untracked: not counted) */
+	} else {
 		char ps[300];
 
 		*eno = errno;

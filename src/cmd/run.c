@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <uv.h>
 
@@ -975,9 +976,56 @@ placed(void *arg, int err, struct p9_fcall *rep)
 
 static void spawn(struct run *r);
 static void ghost_local(struct run *r, const char *why);
+static void forward_set(sigset_t *set);
 
-/* The cluster's answer to "place": "NODE here" runs the program in our
- * place; "NODE there" (or a server that does not place) spawns it. */
+/* Placed here: the program runs as our child, and we wait, with our
+ * attach to the cluster daemon open (so it counts the run here while it
+ * lasts), pass on the signals sent to us alone (the terminal's reach it
+ * too), stop when it stops, and end as it ended. */
+static void
+ghost_here(struct run *r)
+{
+	sigset_t set;
+	siginfo_t si;
+	pid_t pid;
+	int sig, st;
+
+	forward_set(&set);
+	sigaddset(&set, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if ((pid = fork()) < 0)
+		ghost_local(r, NULL); /* no child to be had: in our place */
+	if (pid == 0)
+		ghost_local(r, NULL);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(&r->pending, sig) == 1)
+			kill(pid, sig);
+	for (;;) {
+		if ((sig = sigwaitinfo(&set, &si)) < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			if ((si.si_code == SI_USER || si.si_code == SI_QUEUE ||
+			        si.si_code == SI_TKILL) &&
+			    si.si_pid != pid)
+				kill(pid, sig);
+			continue;
+		}
+		while (waitpid(pid, &st, WNOHANG | WUNTRACED) == pid) {
+			if (WIFSTOPPED(st)) {
+				raise(SIGSTOP); /* as it did: the shell sees a
+				                 * stopped job */
+				kill(pid, SIGCONT);
+				continue;
+			}
+			if (WIFSIGNALED(st))
+				unum_die_of(WTERMSIG(st));
+			exit(WIFEXITED(st) ? WEXITSTATUS(st) : 255);
+		}
+	}
+}
+
+/* The cluster's answer to "place": "NODE here" runs the program here;
+ * "NODE there" (or a server that does not place) spawns it. */
 static void
 ghost_placed(void *arg, int err, struct p9_fcall *rep)
 {
@@ -991,7 +1039,7 @@ ghost_placed(void *arg, int err, struct p9_fcall *rep)
 		memcpy(text, rep->u.rread.data, n);
 		text[n] = '\0';
 		if (strstr(text, " here"))
-			ghost_local(r, NULL);
+			ghost_here(r);
 	}
 	spawn(r);
 }

@@ -203,7 +203,7 @@ start(struct import *i)
 	 * 1 s before: a build opens the same headers again and again */
 	snprintf(opts, sizeof opts,
 	    "allow_other,uid=%u,attr_timeout=5,entry_timeout=5,"
-	    "negative_timeout=1,revalidate=1",
+	    "negative_timeout=2,revalidate=3",
 	    (unsigned)i->uid);
 	snprintf(target, sizeof target, "%s:fs", i->origin);
 	args[0] = "unum";

@@ -25,7 +25,7 @@ fi
 # three nodes as in shim.sh; the unum-clusterds trace their 9P (-D), to
 # show which runs t1's placed
 cluster_up 3 t || { notok "three nodes"; done_testing; exit 1; }
-cluster_unum "$KEYC" --learn no -D || notok "unumd and unum-clusterd on three nodes that see each other"
+cluster_unum "$KEYC" --learn no -p roundrobin -D || notok "unumd and unum-clusterd on three nodes that see each other"
 
 # The proxy, in t1: upstream t1's unumd (its default socket, private to
 # t1), listening in the shared $tmp.

@@ -51,7 +51,7 @@ where() { awk -v n="$1" '$1 == n { print $2 }' "$W" | sort -u | tr '\n' ' '; }
 others() { where "$1" | tr ' ' '\n' | grep -c '^t[23]$'; }
 
 cluster_up 3 t || { notok "three nodes"; done_testing; exit 1; }
-cluster_unum "$KEYC" || notok "unumd and unum-clusterd on three nodes that see each other"
+cluster_unum "$KEYC" -p roundrobin || notok "unumd and unum-clusterd on three nodes that see each other"
 X() { on t1 "$UNUM" exec "$@"; }
 
 # ---- a shell script with pipes and redirections ----

@@ -16,7 +16,7 @@ cc -O2 -pthread -o "$tmp/spawners" "$top/tests/lib/spawners.c" ||
 	{ notok "the spawners program builds"; done_testing; exit 1; }
 
 cluster_up 3 t || { notok "three nodes"; done_testing; exit 1; }
-cluster_unum "$KEYC" --learn no || notok "unumd and unum-clusterd on three nodes that see each other"
+cluster_unum "$KEYC" --learn no -p roundrobin || notok "unumd and unum-clusterd on three nodes that see each other"
 
 # ---- every way C starts a program ----
 out=$(on t1 "$UNUM" exec -d hostname "$tmp/spawners" 2>"$tmp/sp.err")

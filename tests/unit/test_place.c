@@ -1,8 +1,9 @@
 /*
  * test_place.c - placement (place.c): the policy parser and its rejects,
  * format and merge, and clu_place over hand-made members: which node each
- * kind picks, what it never picks, the errno when nothing fits, and how
- * spread deals out a burst.
+ * kind picks, what it never picks, the errno when nothing fits, how
+ * spread deals out a burst, and how it keeps work here while a CPU is
+ * free.
  */
 #include <errno.h>
 #include <math.h>
@@ -839,10 +840,47 @@ test_score_is_load_plus_recent_placements_per_cpu(void **state)
 	assert_true(fabs(clu_place_score(m, T0) - 2.5) < 1e-9);
 }
 
+/* spread keeps work here while this node runs fewer of our runs than it
+ * has CPUs and is not loaded; then it deals out to the others; a run
+ * that ends frees its CPU here again. */
+static void
+test_spread_keeps_work_here_while_a_cpu_is_free(void **state)
+{
+	struct clu_policy p = policy("spread");
+	struct clu_member *m;
+	unsigned rr = 0, n = cluster(3), i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		m = clu_place(mp, n, &p, &rr, T0);
+		assert_non_null(m);
+		assert_string_equal(m->name, "n1");
+	}
+	assert_int_equal(mem[0].running, 4);
+	m = clu_place(mp, n, &p, &rr, T0);
+	assert_non_null(m);
+	assert_string_not_equal(m->name, "n1");
+	mem[0].running--; /* one of ours ended here */
+	m = clu_place(mp, n, &p, &rr, T0);
+	assert_string_equal(m->name, "n1");
+	/* a loaded node sends work away even with CPUs free of ours */
+	cluster(3);
+	mem[0].m.load = 1200;
+	m = clu_place(mp, n, &p, &rr, T0);
+	assert_string_not_equal(m->name, "n1");
+	/* and what still runs counts in the score: 2 of ours on n2 */
+	cluster(3);
+	mem[0].running = 4;
+	mem[1].running = 2;
+	m = clu_place(mp, n, &p, &rr, T0);
+	assert_string_equal(m->name, "n3");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_spread_keeps_work_here_while_a_cpu_is_free),
 	    cmocka_unit_test(test_parse_kind_words),
 	    cmocka_unit_test(test_parse_node_and_pinned_name_the_node),
 	    cmocka_unit_test(test_parse_constraints),
