@@ -1158,6 +1158,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		struct node *n = node_of(fs, ino), *parent;
 		char *name;
 		int byname;
+		struct p9_qid wq = {0};
 
 		/* by its name from its parent, as the kernel found it: if
 		 * the name is now another file's (replaced by a rename while
@@ -1192,6 +1193,9 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		free(name);
 		if (rcs[0] == 0 && byname && r[0].u.rwalk.nwqid != 1)
 			rcs[0] = -ENOENT; /* (bound, by a lax server) */
+		if (rcs[0] == 0 && byname)
+			wq = r[0].u.rwalk.wqid[0]; /* (what an open answers may
+			                            * be another: a clone file) */
 		if (rcs[1] == 0)
 			q = r[1].u.ropen.qid;
 		if (rcs[2] == 0)
@@ -1203,7 +1207,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			reply_err(req, byname ? -ESTALE : rcs[0]);
 			return;
 		}
-		if (rcs[0] == 0 && rcs[1] == 0 && q.path != n->qpath) {
+		if (rcs[0] == 0 && byname && wq.path != n->qpath) {
 			p9_cl_clunk(cl, fid); /* another file by that name now */
 			reply_err(req, -ESTALE);
 			return;

@@ -133,6 +133,16 @@ if "$UNUM" mount -o pipeline,attr_timeout=30,entry_timeout=30,negative_timeout=3
 	printf 'made here\n' >"$tmp/m4/sub/here.txt"
 	same "$(cat "$tmp/ex/sub/here.txt")" "made here" "cache: a file made through the mount is on the server"
 	"$UNUM" umount "$tmp/m4" && ok "cache: unmounted" || notok "cache: unmounted"
+	# a file whose open answers another qid than its walk (procsrv's
+	# clone: the open makes a slot) is not taken for a replaced one
+	if "$UNUM" mount -o pipeline,entry_timeout=30 "unix:$m_sock:proc" "$tmp/m4"; then
+		out=$(timeout -k 5 20 bash -c 'exec 3<>"$1/clone" && read -r id <&3 &&
+			printf "argv echo via-clone\nexec\n" >&3 && cat "$1/$id/stdout"' _ "$tmp/m4" 2>&1)
+		same "$out" "via-clone" "cache: a clone file opens through a pipelined mount"
+		"$UNUM" umount "$tmp/m4"
+	else
+		notok "unum mount -o pipeline of the proc tree"
+	fi
 else
 	notok "unum mount -o pipeline,attr_timeout=30,entry_timeout=30,negative_timeout=30"
 fi
