@@ -197,10 +197,10 @@ start(struct import *i)
 		    strerror(errno));
 		return -1;
 	}
-	/* the kernel keeps names and attributes 5 s, missing names 1 s;
+	/* the kernel keeps names and attributes 5 s, missing names 2 s;
 	 * an open asks the origin whether the file changed (or was
 	 * replaced: close-to-open), unless an open of it asked less than
-	 * 1 s before: a build opens the same headers again and again */
+	 * 3 s before: a build opens the same headers again and again */
 	snprintf(opts, sizeof opts,
 	    "allow_other,uid=%u,attr_timeout=5,entry_timeout=5,"
 	    "negative_timeout=2,revalidate=3",
