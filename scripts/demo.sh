@@ -19,9 +19,11 @@ cleanup() {
 			sleep 0.1; i=$((i + 1))
 		done
 	done
-	if [ -n "$mnt" ] && mountpoint -q "$mnt"; then
-		"$UNUM" umount "$mnt" 2>/dev/null || umount -l "$mnt"
-	fi
+	for m in ${mnt:+"$mnt/proc" "$mnt/fs"}; do
+		if mountpoint -q "$m"; then
+			"$UNUM" umount "$m" 2>/dev/null || umount -l "$m"
+		fi
+	done
 	rm -rf "$work"
 	echo "demo: stopped the nodes and removed $work"
 }
