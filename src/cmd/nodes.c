@@ -195,6 +195,22 @@ unum_members(struct clu_member **out, size_t *n)
 	free(text);
 }
 
+const char *
+unum_self_addr(void)
+{
+	static char addr[CLU_ADDR_MAX];
+	struct clu_member *m;
+	size_t n, k;
+
+	unum_members(&m, &n);
+	for (k = 0; k < n && !m[k].self; k++)
+		;
+	if (k < n)
+		snprintf(addr, sizeof addr, "%s", m[k].addr);
+	free(m);
+	return *addr ? addr : NULL;
+}
+
 static void
 human(unsigned long long b, char *out, size_t cap)
 {

@@ -220,11 +220,9 @@ local_session(const char *session,
 			continue;
 		n = read(fd, buf, sizeof buf - 1);
 		close(fd);
-		for (k = 0; n > 0 && k < n; k += (ssize_t)strlen(buf + k) + 1) {
-			buf[n] = '\0';
-			if (!strcmp(buf + k, want))
-				found = 1;
-		}
+		buf[n > 0 ? n : 0] = '\0';
+		for (k = 0; k < n && !found; k += (ssize_t)strlen(buf + k) + 1)
+			found = !strcmp(buf + k, want);
 		if (!found)
 			continue;
 		memset(&p, 0, sizeof p);
@@ -287,18 +285,16 @@ list_local(int pid, const struct pline *p, void *arg)
 	show(name, p, l->json, l->all, &l->first);
 }
 
-/* The tree -a, -s and -n choose: the cluster's when asked for, or for a
- * session when this node runs unum-clusterd; else the node's. */
-static struct p9_cl *
-list_tree(int all, const char *session, const char *addr, uint32_t *root,
-    const char **shown)
+/* Whether -a, -s and -n choose the cluster's tree: when asked for, or
+ * for a session when this node runs unum-clusterd; else the node's. */
+static int
+cluster_wide(int all, const char *session, const char *addr)
 {
-	return proc_tree(all || (session && !addr && unum_cluster_here()), addr,
-	    root, shown);
+	return all || (session && !addr && unum_cluster_here());
 }
 
-static int
-session_name(const char *s)
+int
+unum_session_name(const char *s)
 {
 	return *s && strlen(s) < 64 && s[0] != '.' &&
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -359,14 +355,14 @@ unum_ps(int argc, char **argv)
 		fprintf(stderr, "%s", usage);
 		return 2;
 	}
-	if (l.session && !session_name(l.session)) {
+	if (l.session && !unum_session_name(l.session)) {
 		fprintf(stderr, "unum: ps: '%s' is not a session name\n",
 		    l.session);
 		return 2;
 	}
 	addr_given = addr != NULL;
-	cl = list_tree(l.all, l.session, addr, &root, &addr);
-	l.all = l.all || (l.session && !addr && unum_cluster_here());
+	l.all = cluster_wide(l.all, l.session, addr);
+	cl = proc_tree(l.all, addr, &root, &addr);
 	if (!l.json)
 		printf("%-*s %7s %-8s %-8s %9s %8s %-10s %-10s %-14s %s\n",
 		    l.all ? 14 : 6, "ID", "PID", "USER", "STATE", "CPU", "RSS",
@@ -484,14 +480,18 @@ unum_kill_session(
 	const char *shown;
 	int rc;
 
-	if (!session_name(session)) {
+	if (!unum_session_name(session)) {
 		fprintf(stderr, "unum: kill: '%s' is not a session name\n",
 		    session);
 		return 2;
 	}
+	if (conf_signal(k.sig) < 0) {
+		fprintf(stderr, "unum: kill: '%s' is not a signal\n", k.sig);
+		return 2;
+	}
 	if (!addr)
 		local_session(session, kill_local_one, &k);
-	k.cl = list_tree(0, session, addr, &k.root, &shown);
+	k.cl = proc_tree(cluster_wide(0, session, addr), addr, &k.root, &shown);
 	if ((rc = each_proc(k.cl, k.root, kill_one, &k)) < 0) {
 		fprintf(stderr, "unum: kill -s %s on %s: %s\n", session, shown,
 		    p9_cl_strerror(rc));

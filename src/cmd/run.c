@@ -238,11 +238,7 @@ spawn_text(char **argv, int close_stdin, int tty)
 		const char *ses = getenv("UNUM_SESSION");
 
 		/* its session: its cgroup there is the session's */
-		if (ses && *ses && strlen(ses) < 64 &&
-		    strspn(ses, "abcdefghijklmnopqrstuvwxyz"
-		                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
-		        strlen(ses) &&
-		    ses[0] != '.' && !bad) {
+		if (ses && unum_session_name(ses) && !bad) {
 			bad |= put_text(&buf, &len, &cap, "session ");
 			bad |= put_text(&buf, &len, &cap, ses);
 			bad |= put_text(&buf, &len, &cap, "\n");
@@ -975,7 +971,7 @@ placed(void *arg, int err, struct p9_fcall *rep)
 }
 
 static void spawn(struct run *r);
-static void ghost_local(struct run *r, const char *why);
+static void ghost_local(struct run *r);
 static void forward_set(sigset_t *set);
 
 /* Placed here: the program runs as our child, and we wait, with our
@@ -994,9 +990,9 @@ ghost_here(struct run *r)
 	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if ((pid = fork()) < 0)
-		ghost_local(r, NULL); /* no child to be had: in our place */
+		ghost_local(r); /* no child to be had: in our place */
 	if (pid == 0)
-		ghost_local(r, NULL);
+		ghost_local(r);
 	for (sig = 1; sig < NSIG; sig++)
 		if (sigismember(&r->pending, sig) == 1)
 			kill(pid, sig);
@@ -1112,12 +1108,11 @@ static const char *cluster_env; /* $UNUM_CLUSTER before the ghost's */
 /* The ghost steps aside: the program runs here, in its place (same pid,
  * descriptors, signals), as if the shim had not sent it. */
 static void
-ghost_local(struct run *r, const char *why)
+ghost_local(struct run *r)
 {
 	sigset_t none;
 	int sig;
 
-	(void)why;
 	if (cluster_env)
 		setenv("UNUM_CLUSTER", cluster_env, 1);
 	else
@@ -1140,21 +1135,24 @@ ghost_local(struct run *r, const char *why)
 	exit(errno == ENOENT ? 127 : 126);
 }
 
-/* Descriptors beyond 0-2 that the program would inherit (a jobserver's
- * pipe, a here-document kept open): they cannot go with it. */
-static int
-extra_fds(void)
+int
+unum_fds_beyond_2(int cloexec)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
 	int n = 0;
 
 	if (!d)
-		return 1; /* cannot tell: keep it here */
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && atoi(e->d_name) > 2 &&
-		    atoi(e->d_name) != dirfd(d))
-			n++;
+		return -1;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd <= 2 || fd == dirfd(d))
+			continue;
+		n++;
+		if (cloexec)
+			fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+	}
 	closedir(d);
 	return n;
 }
@@ -1237,20 +1235,12 @@ origin_addr(void)
 {
 	static char from[CLU_ADDR_MAX];
 	const char *env = getenv("UNUM_ORIGIN");
-	struct clu_member *m;
-	size_t nm, k;
 
 	if (env && *env && strlen(env) < sizeof from)
 		return strcpy(from, env);
-	if (ghost_argv0 || ghost_mode)
+	if (ghost_mode)
 		return NULL; /* a ghost: the session told it, or none is known */
-	unum_members(&m, &nm);
-	for (k = 0; k < nm && !m[k].self; k++)
-		;
-	if (k < nm && *m[k].addr)
-		snprintf(from, sizeof from, "%s", m[k].addr);
-	free(m);
-	return *from ? from : NULL;
+	return unum_self_addr();
 }
 
 /* A node given by name, not address: letters, digits, '-', '_', '.',
@@ -1573,8 +1563,8 @@ unum_run(int argc, char **argv)
 		    "arguments only (and --argv0)");
 	/* a program with more descriptors than 0-2 (make's jobserver),
 	 * or with no cluster to go to, stays here */
-	if (r.ghost && (extra_fds() || !by_cluster(NULL, NULL)))
-		ghost_local(&r, NULL);
+	if (r.ghost && (unum_fds_beyond_2(0) != 0 || !by_cluster(NULL, NULL)))
+		ghost_local(&r);
 	if ((remote = by_cluster(r.addr, r.policy))) {
 		/* the cluster places it: pinned by name, or by the policy */
 		static char pol[512];
@@ -1621,7 +1611,7 @@ unum_run(int argc, char **argv)
 				ns_paths[ns_n++] = (char *)home;
 			/* and what its arguments name, or it stays here */
 			if (r.ghost && arg_imports(r.argv) < 0)
-				ghost_local(&r, NULL);
+				ghost_local(&r);
 		}
 	}
 	/* stdin: a pipe or file always; a terminal only in the foreground */

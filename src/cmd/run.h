@@ -70,6 +70,15 @@ int unum_cluster_here(void);
  * on failure one line and exit 255. */
 struct clu_member;
 void unum_members(struct clu_member **out, size_t *n);
+/* This node's unumd as the cluster knows it (static), or NULL; exits as
+ * unum_members does when unum-clusterd cannot be asked. */
+const char *unum_self_addr(void);
+/* Is s a session's name: 1 to 63 of letters, digits, '-', '_', '.', not
+ * starting with '.' (a cgroup's name on every node)? */
+int unum_session_name(const char *s);
+/* The descriptors beyond 0-2 this process has (-1: cannot tell), each
+ * made close-on-exec when cloexec is set. */
+int unum_fds_beyond_2(int cloexec);
 /* The whole of file path (from root) into *out (malloc'd, NUL-ended). 0
  * or -errno. */
 int unum_read_text(

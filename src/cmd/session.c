@@ -148,14 +148,10 @@ in_child(void (*fn)(void *, int), void *arg, char *out, size_t cap,
 static void
 origin_of(void *arg, int fd)
 {
-	struct clu_member *m;
-	size_t n, k;
+	const char *addr = unum_self_addr();
 
 	(void)arg;
-	unum_members(&m, &n);
-	for (k = 0; k < n && !m[k].self; k++)
-		;
-	if (k < n && *m[k].addr && write(fd, m[k].addr, strlen(m[k].addr)) < 0)
+	if (addr && write(fd, addr, strlen(addr)) < 0)
 		_exit(1);
 }
 
@@ -213,27 +209,6 @@ kill_local(void)
 				return;
 		}
 	}
-}
-
-/* Descriptors from fd up that the session inherited are not passed on
- * (as sudo does): a program of the session that hands a descriptor
- * beyond 0-2 to its child (make's jobserver) did so itself, and that
- * child stays here. */
-static void
-cloexec_from(int fd)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		int n = atoi(e->d_name);
-
-		if (e->d_name[0] != '.' && n >= fd && n != dirfd(d))
-			fcntl(n, F_SETFD, fcntl(n, F_GETFD) | FD_CLOEXEC);
-	}
-	closedir(d);
 }
 
 static volatile pid_t the_child;
@@ -302,11 +277,7 @@ unum_session(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "--session") && i + 1 < argc) {
 			given = argv[++i];
-			if (!*given || strlen(given) >= sizeof session ||
-			    given[0] == '.' ||
-			    strspn(given, "abcdefghijklmnopqrstuvwxyz"
-			                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
-			        strlen(given)) {
+			if (!unum_session_name(given)) {
 				fprintf(stderr, "unum: %s: '%s' is not a session "
 				                "name (letters, digits, - _ .)\n",
 				    argv[0], given);
@@ -400,8 +371,11 @@ unum_session(int argc, char **argv)
 			setenv("LD_PRELOAD", shim, 1);
 	}
 
+	/* what the session inherited beyond 0-2 is not passed on (as sudo
+	 * does): a program of the session that hands a descriptor to its
+	 * child (make's jobserver) did so itself, and that child stays here */
 	if (!keep_fds)
-		cloexec_from(3);
+		unum_fds_beyond_2(1);
 	/* what CMD leaves behind comes to us, to be ended with it */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if ((child = fork()) < 0) {

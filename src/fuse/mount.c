@@ -440,6 +440,39 @@ clone_fid(struct fs *fs, fuse_ino_t ino, struct p9_cl **cl, uint32_t *out)
 	return 0;
 }
 
+/* t as a walk from fid `from` to `fid`: by one name, or a clone (NULL). */
+static void
+walk_call(struct p9_fcall *t, uint32_t from, uint32_t fid, const char *name)
+{
+	t->type = P9_TWALK;
+	t->u.walk.fid = from;
+	t->u.walk.newfid = fid;
+	if (name) {
+		t->u.walk.nwname = 1;
+		t->u.walk.wname[0] = (char *)name;
+	}
+}
+
+static void
+getattr_call(struct p9_fcall *t, uint32_t fid)
+{
+	t->type = P9_TGETATTR;
+	t->u.getattr.fid = fid;
+	t->u.getattr.request_mask = P9_GETATTR_BASIC;
+}
+
+/* What a batched walk by one name (none: a clone) came to: 0, or -errno;
+ * *bound when the new fid was bound all the same (a lax server binds it
+ * on a short walk): then it is to be clunked. */
+static int
+walk_result(int rc, const struct p9_fcall *r, const char *name, int *bound)
+{
+	*bound = rc == 0;
+	if (rc == 0 && name && r->u.rwalk.nwqid != 1)
+		return -ENOENT;
+	return rc;
+}
+
 /* Walks parent/name and fills its entry. */
 static int
 lookup_entry(struct fs *fs, fuse_ino_t parent, const char *name,
@@ -461,30 +494,22 @@ lookup_entry(struct fs *fs, fuse_ino_t parent, const char *name,
 		/* the walk and the getattr of what it finds, one round trip */
 		struct p9_fcall t[2], r[2];
 		uint8_t *rb[2];
-		int rcs[2];
+		int rcs[2], bound;
 
 		memset(t, 0, sizeof t);
-		t[0].type = P9_TWALK;
-		t[0].u.walk.fid = pf;
-		t[0].u.walk.newfid = fid;
-		t[0].u.walk.nwname = 1;
-		t[0].u.walk.wname[0] = (char *)name;
-		t[1].type = P9_TGETATTR;
-		t[1].u.getattr.fid = fid;
-		t[1].u.getattr.request_mask = P9_GETATTR_BASIC;
+		walk_call(&t[0], pf, fid, name);
+		getattr_call(&t[1], fid);
 		p9_cl_rpcv(cl, t, r, rb, rcs, 2);
-		if (rcs[0] == 0 && r[0].u.rwalk.nwqid != 1)
-			rcs[0] = -ENOENT; /* (bound, by a lax server) */
+		rcs[0] = walk_result(rcs[0], &r[0], name, &bound);
 		if (rcs[1] == 0)
 			attr_stat(fs, &r[1].u.rgetattr, &e->attr, &q);
 		free(rb[0]);
 		free(rb[1]);
-		if (rcs[0] < 0 && !rb[0]) {
-			p9_cl_fid_free(cl, fid);
-			return rcs[0];
-		}
 		if ((rc = rcs[0] < 0 ? rcs[0] : rcs[1]) < 0) {
-			p9_cl_clunk(cl, fid);
+			if (bound)
+				p9_cl_clunk(cl, fid);
+			else
+				p9_cl_fid_free(cl, fid);
 			return rc;
 		}
 	} else {
@@ -1153,11 +1178,10 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 * the page cache still holds (close-to-open): one round trip */
 		struct p9_fcall t[3], r[3];
 		uint8_t *rb[3];
-		int rcs[3], i;
+		int rcs[3], i, byname, bound;
 		uint32_t nf;
 		struct node *n = node_of(fs, ino), *parent;
 		char *name;
-		int byname;
 		struct p9_qid wq = {0};
 
 		/* by its name from its parent, as the kernel found it: if
@@ -1175,24 +1199,15 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		}
 		fid = p9_cl_fid_new(cl);
 		memset(t, 0, sizeof t);
-		t[0].type = P9_TWALK;
-		t[0].u.walk.fid = nf;
-		t[0].u.walk.newfid = fid;
-		if (name) {
-			t[0].u.walk.nwname = 1;
-			t[0].u.walk.wname[0] = name;
-		}
+		walk_call(&t[0], nf, fid, name);
 		t[1].type = P9_TLOPEN;
 		t[1].u.lopen.fid = fid;
 		t[1].u.lopen.flags = lflags(fi->flags);
-		t[2].type = P9_TGETATTR;
-		t[2].u.getattr.fid = fid;
-		t[2].u.getattr.request_mask = P9_GETATTR_BASIC;
+		getattr_call(&t[2], fid);
 		p9_cl_rpcv(cl, t, r, rb, rcs, 3);
 		byname = name != NULL;
+		rcs[0] = walk_result(rcs[0], &r[0], name, &bound);
 		free(name);
-		if (rcs[0] == 0 && byname && r[0].u.rwalk.nwqid != 1)
-			rcs[0] = -ENOENT; /* (bound, by a lax server) */
 		if (rcs[0] == 0 && byname)
 			wq = r[0].u.rwalk.wqid[0]; /* (what an open answers may
 			                            * be another: a clone file) */
@@ -1202,18 +1217,13 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			attr_stat(fs, &r[2].u.rgetattr, &st, NULL);
 		for (i = 0; i < 3; i++)
 			free(rb[i]);
-		if (rcs[0] < 0 && !rb[0]) {
-			p9_cl_fid_free(cl, fid);
-			reply_err(req, byname ? -ESTALE : rcs[0]);
-			return;
-		}
-		if (rcs[0] == 0 && byname && wq.path != n->qpath) {
-			p9_cl_clunk(cl, fid); /* another file by that name now */
-			reply_err(req, -ESTALE);
-			return;
-		}
+		if (rcs[0] == 0 && byname && wq.path != n->qpath)
+			rcs[0] = -ESTALE; /* another file by that name now */
 		if (rcs[0] < 0) {
-			p9_cl_clunk(cl, fid);
+			if (bound)
+				p9_cl_clunk(cl, fid);
+			else
+				p9_cl_fid_free(cl, fid);
 			reply_err(req, byname ? -ESTALE : rcs[0]);
 			return;
 		}

@@ -276,13 +276,12 @@ out:
  * process was not itself sent away, the program would run here and is
  * not setuid, and the cluster's table does not keep it here. */
 static int
-goes_remote(const char *path, char *const *envp)
+goes_remote(const char *path)
 {
 	const char *remote = saved_get("UNUM_REMOTE="), *p, *base;
 	const char *psc = saved_get("UNUM_PSC=");
 	struct stat st;
 
-	(void)envp;
 	if (!remote || !*remote || !psc || !*psc ||
 	    !saved_get("UNUM_GHOST=") || saved_get("UNUM_PLACED="))
 		return 0;
@@ -335,32 +334,54 @@ ghost_args(const char *path, char *const argv[], char **out, char *abs,
 	return argv[0] && argv[i] ? -1 : 0;
 }
 
+/* The next place the search path *pp names for file, into buf (file
+ * itself for an empty element, as execvp does); *pp moves on.  1, or 0
+ * at the path's end.  An element too long for buf is passed over. */
+static int
+path_next(const char **pp, const char *file, char *buf, size_t cap)
+{
+	const char *p, *e;
+	size_t dl, fl = slen(file);
+
+	while ((p = *pp)) {
+		for (e = p; *e && *e != ':'; e++)
+			;
+		dl = (size_t)(e - p);
+		*pp = *e ? e + 1 : NULL;
+		if (dl + 1 + fl + 1 > cap)
+			continue;
+		if (dl) {
+			memcpy(buf, p, dl);
+			buf[dl++] = '/';
+		}
+		memcpy(buf + dl, file, fl + 1);
+		return 1;
+	}
+	return 0;
+}
+
+/* $PATH, or the default execvp searches */
+static const char *
+search_path(void)
+{
+	const char *path = env_get(environ, "PATH=");
+
+	return path ? path : "/bin:/usr/bin";
+}
+
 /* A name without '/' found in PATH as execvp would: the first executable
  * regular file, into buf.  0, or -1. */
 static int
 path_search(const char *file, char *buf, size_t cap)
 {
-	const char *path = env_get(environ, "PATH="), *p, *e;
-	size_t fl = slen(file), dl;
+	const char *p = search_path();
 	struct stat st;
 
-	if (!path)
-		path = "/bin:/usr/bin";
-	for (p = path;; p = e + 1) {
-		for (e = p; *e && *e != ':'; e++)
-			;
-		dl = (size_t)(e - p);
-		if (dl && dl + 1 + fl + 1 <= cap) {
-			memcpy(buf, p, dl);
-			buf[dl] = '/';
-			memcpy(buf + dl + 1, file, fl + 1);
-			if (access(buf, X_OK) == 0 && stat(buf, &st) == 0 &&
-			    S_ISREG(st.st_mode))
-				return 0;
-		}
-		if (!*e)
-			return -1;
-	}
+	while (path_next(&p, file, buf, cap))
+		if (access(buf, X_OK) == 0 && stat(buf, &st) == 0 &&
+		    S_ISREG(st.st_mode))
+			return 0;
+	return -1;
 }
 
 /* ---- the real calls ---- */
@@ -380,7 +401,7 @@ execve(const char *path, char *const argv[], char *const envp[])
 
 	if (!e)
 		e = (char **)envp; /* too big to add to: as it was */
-	if (!goes_remote(path, envp))
+	if (!goes_remote(path))
 		return real_execve(path, argv, e);
 	/* unum-ghost: `unum run --ghost -- PATH ARG...` relays stdio,
 	 * signals and the status; the parent sees its own child */
@@ -401,10 +422,9 @@ execv(const char *path, char *const argv[])
 int
 execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	const char *path = env_get(environ, "PATH="), *p;
+	const char *p = search_path();
 	char buf[4096];
 	int eacces = 0;
-	size_t fl = slen(file);
 
 	if (!*file) {
 		errno = ENOENT;
@@ -412,30 +432,12 @@ execvpe(const char *file, char *const argv[], char *const envp[])
 	}
 	if (strchr(file, '/'))
 		return execve(file, argv, envp);
-	if (!path)
-		path = "/bin:/usr/bin";
-	for (p = path;; p++) {
-		const char *e = p;
-		size_t dl;
-
-		while (*e && *e != ':')
-			e++;
-		dl = (size_t)(e - p);
-		if (dl + 1 + fl + 1 <= sizeof buf) {
-			if (dl) {
-				memcpy(buf, p, dl);
-				buf[dl++] = '/';
-			}
-			memcpy(buf + dl, file, fl + 1);
-			execve(buf, argv, envp);
-			if (errno == EACCES)
-				eacces = 1;
-			else if (errno != ENOENT && errno != ENOTDIR)
-				return -1;
-		}
-		if (!*e)
-			break;
-		p = e;
+	while (path_next(&p, file, buf, sizeof buf)) {
+		execve(buf, argv, envp);
+		if (errno == EACCES)
+			eacces = 1;
+		else if (errno != ENOENT && errno != ENOTDIR)
+			return -1;
 	}
 	errno = eacces ? EACCES : ENOENT;
 	return -1;
@@ -528,7 +530,7 @@ spawn_common(spawn_fn real, int search, pid_t *pid, const char *path,
 	if (search && !strchr(path, '/') &&
 	    path_search(path, found, sizeof found) == 0)
 		file = found;
-	if ((search && !strchr(file, '/')) || !goes_remote(file, envp))
+	if ((search && !strchr(file, '/')) || !goes_remote(file))
 		return real(pid, path, fa, at, argv, e);
 	if (ghost_args(file, argv, ghost_argv, abs, sizeof abs) < 0)
 		return E2BIG;
