@@ -33,7 +33,9 @@
  * (8), the sender's entry, then entries, each as below.  Integers are
  * little-endian; strings a length byte and the bytes.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <math.h>
 #include <netdb.h>
@@ -106,8 +108,11 @@ struct clu_memb {
 	unsigned nseeds;
 	int joined;
 	uint64_t last_sync, last_dead_ping;
-	/* load sampling */
+	/* load sampling: on the CPUs in cpus alone when confined to
+	 * fewer than the host has */
 	double runq;
+	cpu_set_t cpus;
+	int confined;
 	uint32_t published_load;
 	uint64_t published_mem, published_at;
 	struct clu_memb_stats st;
@@ -1083,8 +1088,9 @@ on_gossip(uv_timer_t *t)
 
 /* ---- this node's own figures ---- */
 
+/* Runnable threads on the host (the kernel's count), less the reader. */
 static unsigned
-procs_running(void)
+host_running(void)
 {
 	char buf[8192];
 	FILE *f = fopen("/proc/stat", "r");
@@ -1097,6 +1103,74 @@ procs_running(void)
 			break;
 	fclose(f);
 	return n > 0 ? n - 1 : 0; /* not counting the reader */
+}
+
+/* Is the thread whose stat line is s runnable on one of cpus?  Its
+ * state is the field after the command's closing parenthesis, its CPU
+ * (the one it runs or waits on) the 39th field of the line. */
+static int
+runnable_on(const char *s, const cpu_set_t *cpus)
+{
+	const char *p = strrchr(s, ')');
+	unsigned field = 2;
+	long cpu;
+
+	if (!p || p[1] != ' ' || p[2] != 'R')
+		return 0;
+	for (p += 1; *p && field < 39; p++)
+		if (*p == ' ')
+			field++;
+	if (field != 39 || *p < '0' || *p > '9')
+		return 0;
+	cpu = strtol(p, NULL, 10);
+	return cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET((int)cpu, cpus);
+}
+
+/* Runnable threads on the CPUs a confined node may use (a cpuset,
+ * taskset, a container on part of a host): those in state R whose CPU
+ * is one of them, from every thread's stat; the kernel's own count is
+ * the whole host's.  Less the reader. */
+static unsigned
+cpus_running(const cpu_set_t *cpus)
+{
+	char path[64], buf[1024];
+	DIR *pd = opendir("/proc"), *td;
+	struct dirent *p, *t;
+	unsigned n = 0;
+	ssize_t k;
+	int fd;
+
+	if (!pd)
+		return 0;
+	while ((p = readdir(pd)))
+		if (p->d_name[0] >= '1' && p->d_name[0] <= '9') {
+			snprintf(path, sizeof path, "/proc/%.16s/task", p->d_name);
+			if (!(td = opendir(path)))
+				continue;
+			while ((t = readdir(td))) {
+				if (t->d_name[0] < '1' || t->d_name[0] > '9')
+					continue;
+				snprintf(path, sizeof path, "/proc/%.16s/task/%.16s/stat",
+				    p->d_name, t->d_name);
+				if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+					continue;
+				k = read(fd, buf, sizeof buf - 1);
+				close(fd);
+				if (k > 0) {
+					buf[k] = 0;
+					n += runnable_on(buf, cpus);
+				}
+			}
+			closedir(td);
+		}
+	closedir(pd);
+	return n > 0 ? n - 1 : 0;
+}
+
+static unsigned
+procs_running(const struct clu_memb *mb)
+{
+	return mb->confined ? cpus_running(&mb->cpus) : host_running();
 }
 
 static uint64_t
@@ -1126,7 +1200,7 @@ on_meta(uv_timer_t *t)
 	int64_t dl, dm;
 
 	/* runnable threads, smoothed over about five seconds */
-	mb->runq = 0.8 * mb->runq + 0.2 * procs_running();
+	mb->runq = 0.8 * mb->runq + 0.2 * procs_running(mb);
 	load = (uint32_t)(mb->runq / ncpu * 1000 + 0.5);
 	s->m.load = load;
 	s->m.memfree = mem;
@@ -1252,12 +1326,15 @@ fill_self(struct clu_memb *mb, char *err, size_t cap)
 	{
 		/* the CPUs it may run on (a node confined to some by
 		 * affinity or a cpuset has those), else all online */
-		cpu_set_t cs;
+		cpu_set_t *cs = &mb->cpus;
+		long online = sysconf(_SC_NPROCESSORS_ONLN);
 
-		s->m.ncpu = sched_getaffinity(0, sizeof cs, &cs) == 0 &&
-		                    CPU_COUNT(&cs) > 0
-		                ? (uint16_t)CPU_COUNT(&cs)
-		                : (uint16_t)sysconf(_SC_NPROCESSORS_ONLN);
+		if (sched_getaffinity(0, sizeof *cs, cs) == 0 &&
+		    CPU_COUNT(cs) > 0) {
+			s->m.ncpu = (uint16_t)CPU_COUNT(cs);
+			mb->confined = CPU_COUNT(cs) < online;
+		} else
+			s->m.ncpu = (uint16_t)online;
 	}
 	s->m.memfree = mem_available();
 	snprintf(s->m.labels, sizeof s->m.labels, "%s", mb->labels);
