@@ -163,6 +163,13 @@ void clu_policy_merge(struct clu_policy *base, const struct clu_policy *over);
  * member meets the constraints). */
 struct clu_member *clu_place(struct clu_member *const *m, unsigned n,
     const struct clu_policy *p, unsigned *rr, uint64_t now);
+/* A run that clu_place placed on m at loop time at is over as far as
+ * this node knows (its attach went): off m's running; and, when it is
+ * known to have ended (a ghost's run ends with its attach), off what
+ * was placed there lately too, so that short runs that came and went
+ * weigh nothing (what spread counts is what may still run there). */
+void clu_place_ended(struct clu_member *m, uint64_t at, uint64_t now,
+    int ended);
 /* The score spread minimises (lower is better): load per CPU, and what
  * was just placed there and what still runs there of ours, per CPU. */
 double clu_place_score(const struct clu_member *m, uint64_t now);

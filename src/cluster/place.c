@@ -7,7 +7,8 @@
  * spread scores each member by what a new process would find there:
  * runnable threads per CPU, plus the placements this node sent there in
  * the last few seconds (each counts as a runnable thread until the
- * member's own load figure has had time to show it).  Members short of
+ * member's own load figure has had time to show it; a ghost's run that
+ * ended is taken off again, clu_place_ended).  Members short of
  * memory (under 256 MiB free) are chosen only when all are.  The lowest
  * score wins, ties to the one placed on least; so a burst of spawns is
  * dealt out, not dropped on the one idle node.
@@ -256,6 +257,22 @@ count(struct clu_member *m, uint64_t now)
 	m->placed = placed_now(m, now) + 1;
 	m->placed_at = now;
 	m->running++;
+}
+
+void
+clu_place_ended(struct clu_member *m, uint64_t at, uint64_t now, int ended)
+{
+	if (m->running > 0)
+		m->running--;
+	if (ended) {
+		/* what the placement at `at` still weighs in placed */
+		double w = exp2(-(double)(now > at ? now - at : 0) /
+		                PLACED_HALFLIFE_MS),
+		       left = placed_now(m, now) - w;
+
+		m->placed = left > 1e-9 ? left : 0;
+		m->placed_at = now;
+	}
 }
 
 struct clu_member *

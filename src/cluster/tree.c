@@ -145,11 +145,15 @@ struct sess {
 	char pin[CLU_NAME_MAX];  /* placed by a read of place: the next
 	                          * clone's node */
 	uint64_t pin_at;
-	/* the nodes this attach placed runs on: each counted running there
-	 * until the attach goes (a ghost's run, here or there, lasts as
-	 * long as its attach) */
-	char (*ran)[CLU_NAME_MAX];
+	/* the nodes this attach placed runs on, and when: each counted
+	 * running there until the attach goes (a ghost's run, here or
+	 * there, lasts as long as its attach) */
+	struct ran {
+		char node[CLU_NAME_MAX];
+		uint64_t at;
+	} *ran;
 	unsigned nran;
+	int ghost; /* placed by a read of place: its runs end with it */
 };
 
 /* A listing of proc/: the names, as they came from the members. */
@@ -592,10 +596,11 @@ sess_unref(struct sess *s)
 	if (!s || --s->ref > 0)
 		return;
 	for (i = 0; i < s->nran; i++) {
-		struct clu_member *m = clu_memb_find(s->t->mb, s->ran[i]);
+		struct clu_member *m = clu_memb_find(s->t->mb, s->ran[i].node);
 
-		if (m && m->running > 0)
-			m->running--;
+		if (m)
+			clu_place_ended(m, s->ran[i].at, uv_now(s->t->loop),
+			    s->ghost);
 	}
 	free(s->ran);
 	for (i = 0; i < s->nroots; i++)
@@ -765,7 +770,9 @@ place_now(struct clu_tree *t, struct sess *s, char *err, size_t ecap,
 
 		if (more) {
 			s->ran = more;
-			snprintf(s->ran[s->nran++], CLU_NAME_MAX, "%s", m->name);
+			snprintf(s->ran[s->nran].node, CLU_NAME_MAX, "%s",
+			    m->name);
+			s->ran[s->nran++].at = uv_now(t->loop);
 		} else if (m->running > 0)
 			m->running--; /* (untracked: not counted) */
 	} else {
@@ -1280,6 +1287,7 @@ t_open(struct p9_req *r)
 		}
 		snprintf(f->s->pin, sizeof f->s->pin, "%s", m->name);
 		f->s->pin_at = uv_now(t->loop);
+		f->s->ghost = 1;
 		addf(&f->data, &f->len, &cap, "%s %s\n", m->name,
 		    m->self ? "here" : "there");
 	}

@@ -876,11 +876,45 @@ test_spread_keeps_work_here_while_a_cpu_is_free(void **state)
 	assert_string_equal(m->name, "n3");
 }
 
+/* A ghost's run that ended weighs nothing more where it ran: off running
+ * and off placed; a run not known to have ended (its attach went, the
+ * process may live on) stays in placed until that fades. */
+static void
+test_a_ghost_run_that_ended_weighs_nothing(void **state)
+{
+	struct clu_policy p = policy("spread");
+	struct clu_member *m;
+	unsigned rr = 0, n = cluster(2), i;
+
+	(void)state;
+	mem[0].m.load = 1500; /* (nothing stays here) */
+	mem[0].m.ncpu = mem[1].m.ncpu = 1;
+	m = clu_place(mp, n, &p, &rr, T0);
+	assert_string_equal(m->name, "n2");
+	assert_true(fabs(clu_place_score(m, T0) - 2.0) < 1e-9);
+	clu_place_ended(m, T0, T0 + 500, 1);
+	assert_int_equal(m->running, 0);
+	assert_true(fabs(clu_place_score(m, T0 + 500)) < 1e-9);
+	/* twenty short runs one after the other: each finds n2 idle (a
+	 * placed count that only fades would have sent some to n1) */
+	for (i = 0; i < 20; i++) {
+		m = clu_place(mp, n, &p, &rr, T0 + 1000 + 100 * i);
+		assert_string_equal(m->name, "n2");
+		clu_place_ended(m, T0 + 1000 + 100 * i, T0 + 1050 + 100 * i, 1);
+	}
+	/* not known to have ended: off running, still in placed */
+	m = clu_place(mp, n, &p, &rr, T0 + 5000);
+	clu_place_ended(m, T0 + 5000, T0 + 5000, 0);
+	assert_int_equal(m->running, 0);
+	assert_true(fabs(clu_place_score(m, T0 + 5000) - 1.0) < 1e-6);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_spread_keeps_work_here_while_a_cpu_is_free),
+	    cmocka_unit_test(test_a_ghost_run_that_ended_weighs_nothing),
 	    cmocka_unit_test(test_parse_kind_words),
 	    cmocka_unit_test(test_parse_node_and_pinned_name_the_node),
 	    cmocka_unit_test(test_parse_constraints),
