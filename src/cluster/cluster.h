@@ -47,8 +47,9 @@ struct clu_member {
 	struct clu_meta m;
 	uint64_t since; /* loop time (ms) of the last change of state */
 	int self;
-	/* placement: spawns this node sent there lately (decays), and those
-	 * of them still running (their attach here is still open) */
+	/* placement: this node's runs there whose attach here is open, and
+	 * (placed, decaying) those whose attach went but whose process may
+	 * live on */
 	double placed;
 	uint64_t placed_at;
 	unsigned running;
@@ -153,25 +154,25 @@ void clu_policy_merge(struct clu_policy *base, const struct clu_policy *over);
 
 /* Chooses the node for one new process among the n members (self among
  * them) under p; *rr is the round-robin cursor; now the loop time in ms.
- * Counts the choice in the member's placed and running (the caller takes
- * it off running when that run ends).  spread keeps work on this node
- * while it runs fewer than its CPUs of its own placing and is not
- * loaded (a build's quick steps stay, its parallel ones spread), else
- * takes the least score.  A pinned node takes work
+ * Counts the choice in the member's running (the caller tells
+ * clu_place_ended when that run's attach goes).  spread keeps work on
+ * this node while it runs fewer than its CPUs of its own placing and is
+ * not loaded (a build's quick steps stay, its parallel ones spread),
+ * else takes the least score, this node's with one CPU's worth more.  A pinned node takes work
  * even while draining (it was named).  NULL with errno: EHOSTUNREACH (a
  * pinned node that is not alive), ENOENT (no such node), ENODEV (no
  * member meets the constraints). */
 struct clu_member *clu_place(struct clu_member *const *m, unsigned n,
     const struct clu_policy *p, unsigned *rr, uint64_t now);
-/* A run that clu_place placed on m at loop time at is over as far as
- * this node knows (its attach went): off m's running; and, when it is
- * known to have ended (a ghost's run ends with its attach), off what
- * was placed there lately too, so that short runs that came and went
- * weigh nothing (what spread counts is what may still run there). */
+/* The attach of a run that clu_place placed on m at loop time at went:
+ * it is off m's running.  A run known to have ended with it (a ghost's)
+ * weighs nothing more; another (its process may live on) goes on
+ * weighing what a placement at `at` weighs in placed, fading over
+ * seconds as m's load figure comes to show it. */
 void clu_place_ended(struct clu_member *m, uint64_t at, uint64_t now,
     int ended);
-/* The score spread minimises (lower is better): load per CPU, and what
- * was just placed there and what still runs there of ours, per CPU. */
+/* The score spread minimises (lower is better): the load figure per
+ * CPU, or what of ours runs there per CPU when that is more. */
 double clu_place_score(const struct clu_member *m, uint64_t now);
 
 /* ---- The /cluster tree (tree.c) ---- */

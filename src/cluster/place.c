@@ -5,13 +5,20 @@
  * costs no round trip.
  *
  * spread scores each member by what a new process would find there:
- * runnable threads per CPU, plus the placements this node sent there in
- * the last few seconds (each counts as a runnable thread until the
- * member's own load figure has had time to show it; a ghost's run that
- * ended is taken off again, clu_place_ended).  Members short of
- * memory (under 256 MiB free) are chosen only when all are.  The lowest
- * score wins, ties to the one placed on least; so a burst of spawns is
- * dealt out, not dropped on the one idle node.
+ * runnable threads per CPU (the member's load figure, smoothed over
+ * seconds), or, when more, what this node knows runs there of its own
+ * placing per CPU: the runs whose attach here is open, and those whose
+ * attach went while their process may live on, fading as the load
+ * figure comes to show them (clu_place_ended).  The larger of the two,
+ * not their sum: a build's thousand half-second compiles are in the
+ * load figure as a level and in the runs as they come and go, and a
+ * sum would count each twice.  This node's own score carries one CPU's
+ * worth more (it also runs the session's make and shells and serves
+ * the others' imports); before any score, spread keeps work here while
+ * this node runs fewer of its runs than its CPUs and is not loaded.
+ * Members short of memory (under 256 MiB free) are chosen only when all
+ * are.  The lowest score wins, ties to the one with fewer of ours; so a
+ * burst of spawns is dealt out, not dropped on the one idle node.
  */
 #include <errno.h>
 #include <math.h>
@@ -235,13 +242,24 @@ placed_now(const struct clu_member *m, uint64_t now)
 	return m->placed * exp2(-age / PLACED_HALFLIFE_MS);
 }
 
+/* What this node knows still runs there of its placing: the runs whose
+ * attach is open, and those whose attach went but whose process may
+ * live on, fading as the member's load figure comes to show them. */
+static double
+ours(const struct clu_member *m, uint64_t now)
+{
+	return m->running + placed_now(m, now);
+}
+
 double
 clu_place_score(const struct clu_member *m, uint64_t now)
 {
-	double ncpu = m->m.ncpu ? m->m.ncpu : 1;
-	double s = m->m.load / 1000.0 + (placed_now(m, now) + m->running) / ncpu;
+	double ncpu = m->m.ncpu ? m->m.ncpu : 1, load = m->m.load / 1000.0,
+	       mine = ours(m, now) / ncpu;
 
-	return s;
+	/* the load figure, smoothed over seconds, already holds what of
+	 * ours ran long enough; what we know runs there now is the floor */
+	return load > mine ? load : mine;
 }
 
 /* Less than this free: chosen by spread only if every member is. */
@@ -252,10 +270,8 @@ short_of_memory(const struct clu_member *m)
 }
 
 static void
-count(struct clu_member *m, uint64_t now)
+count(struct clu_member *m)
 {
-	m->placed = placed_now(m, now) + 1;
-	m->placed_at = now;
 	m->running++;
 }
 
@@ -264,13 +280,12 @@ clu_place_ended(struct clu_member *m, uint64_t at, uint64_t now, int ended)
 {
 	if (m->running > 0)
 		m->running--;
-	if (ended) {
-		/* what the placement at `at` still weighs in placed */
-		double w = exp2(-(double)(now > at ? now - at : 0) /
-		                PLACED_HALFLIFE_MS),
-		       left = placed_now(m, now) - w;
-
-		m->placed = left > 1e-9 ? left : 0;
+	if (!ended) {
+		/* its process may live on: it weighs what a placement at `at`
+		 * still weighs, fading */
+		m->placed = placed_now(m, now) +
+		            exp2(-(double)(now > at ? now - at : 0) /
+		                PLACED_HALFLIFE_MS);
 		m->placed_at = now;
 	}
 }
@@ -302,7 +317,7 @@ clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
 			errno = ENODEV;
 			return NULL;
 		}
-		count(m[i], now);
+		count(m[i]);
 		return m[i];
 	}
 	if (p->kind == CLU_ROUNDROBIN) {
@@ -310,7 +325,7 @@ clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
 			i = (*rr + k) % n;
 			if (fits(m[i], p, 0)) {
 				*rr = i + 1;
-				count(m[i], now);
+				count(m[i]);
 				return m[i];
 			}
 		}
@@ -323,7 +338,7 @@ clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
 		if (m[i]->self && fits(m[i], p, 0) && !short_of_memory(m[i]) &&
 		    m[i]->running < (m[i]->m.ncpu ? m[i]->m.ncpu : 1u) &&
 		    m[i]->m.load < 1000) {
-			count(m[i], now);
+			count(m[i]);
 			return m[i];
 		}
 	/* else among those with memory to spare, if any */
@@ -335,9 +350,10 @@ clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
 		if (!fits(m[i], p, 0) || (k > 0 && short_of_memory(m[i])))
 			continue;
 		s = clu_place_score(m[i], now);
+		if (m[i]->self) /* its duties: one CPU's worth */
+			s += 1.0 / (m[i]->m.ncpu ? m[i]->m.ncpu : 1);
 		if (!best || s < bs - 1e-9 ||
-		    (fabs(s - bs) <= 1e-9 &&
-		        placed_now(m[i], now) < placed_now(best, now))) {
+		    (fabs(s - bs) <= 1e-9 && ours(m[i], now) < ours(best, now))) {
 			best = m[i];
 			bs = s;
 		}
@@ -346,6 +362,6 @@ clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
 		errno = ENODEV;
 		return NULL;
 	}
-	count(best, now);
+	count(best);
 	return best;
 }

@@ -456,10 +456,9 @@ test_local_picks_self(void **state)
 	mem[2].self = 1;
 	mem[2].m.load = 8000; /* the busiest: local does not care */
 	assert_string_equal(place(n, &p, &rr, T0), "n3");
-	/* the choice is counted */
-	assert_true(mem[2].placed > 0.999 && mem[2].placed < 1.001);
-	assert_true(mem[2].placed_at == T0);
-	assert_true(mem[0].placed == 0);
+	/* the choice is counted: running there */
+	assert_int_equal(mem[2].running, 1);
+	assert_int_equal(mem[0].running, 0);
 }
 
 static void
@@ -812,8 +811,12 @@ test_spread_chooses_a_member_short_of_memory_only_if_all_are(void **state)
 
 /* ---- clu_place_score ---- */
 
+/* The score is the load figure per CPU, or what this node knows runs
+ * there of its placing per CPU when that is more (the load figure is
+ * smoothed over seconds: it holds what ran long enough, and lags a
+ * burst). */
 static void
-test_score_is_load_plus_recent_placements_per_cpu(void **state)
+test_score_is_load_or_our_runs_there_per_cpu(void **state)
 {
 	struct clu_member *m;
 
@@ -823,21 +826,27 @@ test_score_is_load_plus_recent_placements_per_cpu(void **state)
 	m->m.load = 1500;
 	m->m.ncpu = 2;
 	assert_true(fabs(clu_place_score(m, T0) - 1.5) < 1e-9);
-	m->placed = 1;
+	m->running = 2; /* 1 per CPU: the load already shows more */
+	assert_true(fabs(clu_place_score(m, T0) - 1.5) < 1e-9);
+	m->running = 5; /* a burst the load does not show yet */
+	assert_true(fabs(clu_place_score(m, T0) - 2.5) < 1e-9);
+	/* a run that may live on after its attach fades: halved in 3 s */
+	m->running = 4;
+	m->placed = 2;
 	m->placed_at = T0;
-	assert_true(fabs(clu_place_score(m, T0) - 2.0) < 1e-9);
-	/* what was placed fades: halved in 3 s */
-	assert_true(fabs(clu_place_score(m, T0 + 3000) - 1.75) < 1e-6);
-	assert_true(clu_place_score(m, T0 + 60000) - 1.5 < 1e-5);
+	assert_true(fabs(clu_place_score(m, T0) - 3.0) < 1e-9);
+	assert_true(fabs(clu_place_score(m, T0 + 3000) - 2.5) < 1e-6);
+	assert_true(fabs(clu_place_score(m, T0 + 60000) - 2.0) < 1e-5);
 	/* memory is not in the score: clu_place filters on it */
+	m->running = 0;
 	m->placed = 0;
 	m->m.memfree = 255 * MiB;
 	assert_true(fabs(clu_place_score(m, T0) - 1.5) < 1e-9);
 	/* no CPU count is taken as one */
 	m->m.memfree = 4 * GiB;
 	m->m.ncpu = 0;
-	m->placed = 1;
-	assert_true(fabs(clu_place_score(m, T0) - 2.5) < 1e-9);
+	m->running = 3;
+	assert_true(fabs(clu_place_score(m, T0) - 3.0) < 1e-9);
 }
 
 /* spread keeps work here while this node runs fewer of our runs than it
@@ -891,7 +900,7 @@ test_a_ghost_run_that_ended_weighs_nothing(void **state)
 	mem[0].m.ncpu = mem[1].m.ncpu = 1;
 	m = clu_place(mp, n, &p, &rr, T0);
 	assert_string_equal(m->name, "n2");
-	assert_true(fabs(clu_place_score(m, T0) - 2.0) < 1e-9);
+	assert_true(fabs(clu_place_score(m, T0) - 1.0) < 1e-9);
 	clu_place_ended(m, T0, T0 + 500, 1);
 	assert_int_equal(m->running, 0);
 	assert_true(fabs(clu_place_score(m, T0 + 500)) < 1e-9);
@@ -902,11 +911,12 @@ test_a_ghost_run_that_ended_weighs_nothing(void **state)
 		assert_string_equal(m->name, "n2");
 		clu_place_ended(m, T0 + 1000 + 100 * i, T0 + 1050 + 100 * i, 1);
 	}
-	/* not known to have ended: off running, still in placed */
+	/* not known to have ended: off running, in placed, fading */
 	m = clu_place(mp, n, &p, &rr, T0 + 5000);
 	clu_place_ended(m, T0 + 5000, T0 + 5000, 0);
 	assert_int_equal(m->running, 0);
 	assert_true(fabs(clu_place_score(m, T0 + 5000) - 1.0) < 1e-6);
+	assert_true(fabs(clu_place_score(m, T0 + 8000) - 0.5) < 1e-6);
 }
 
 int
@@ -951,7 +961,7 @@ main(void)
 	    cmocka_unit_test(test_spread_avoids_a_member_short_of_memory),
 	    cmocka_unit_test(
 	        test_spread_chooses_a_member_short_of_memory_only_if_all_are),
-	    cmocka_unit_test(test_score_is_load_plus_recent_placements_per_cpu),
+	    cmocka_unit_test(test_score_is_load_or_our_runs_there_per_cpu),
 	};
 
 	return cmocka_run_group_tests_name("place", tests, NULL, NULL);
