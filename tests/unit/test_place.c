@@ -919,12 +919,36 @@ test_a_ghost_run_that_ended_weighs_nothing(void **state)
 	assert_true(fabs(clu_place_score(m, T0 + 8000) - 0.5) < 1e-6);
 }
 
+/* Busy here (its make, its shells, the others' imports), this node
+ * takes a run only when the others have a CPU's worth more to do: with
+ * make -j4 over two one-CPU nodes, one compile here, three there. */
+static void
+test_spread_gives_this_node_a_cpu_less(void **state)
+{
+	struct clu_policy p = policy("spread");
+	struct clu_member *m;
+	unsigned rr = 0, n = cluster(2), i;
+
+	(void)state;
+	mem[0].m.ncpu = mem[1].m.ncpu = 1;
+	mem[0].m.load = 1200; /* make and a compile of ours */
+	mem[0].running = 1;
+	for (i = 0; i < 3; i++) {
+		m = clu_place(mp, n, &p, &rr, T0);
+		assert_string_equal(m->name, "n2");
+	}
+	/* three there: a fourth is as well here (2.2 against 3) */
+	m = clu_place(mp, n, &p, &rr, T0);
+	assert_string_equal(m->name, "n1");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_spread_keeps_work_here_while_a_cpu_is_free),
 	    cmocka_unit_test(test_a_ghost_run_that_ended_weighs_nothing),
+	    cmocka_unit_test(test_spread_gives_this_node_a_cpu_less),
 	    cmocka_unit_test(test_parse_kind_words),
 	    cmocka_unit_test(test_parse_node_and_pinned_name_the_node),
 	    cmocka_unit_test(test_parse_constraints),
