@@ -171,8 +171,9 @@ struct clu_member *clu_place(struct clu_member *const *m, unsigned n,
  * seconds as m's load figure comes to show it. */
 void clu_place_ended(struct clu_member *m, uint64_t at, uint64_t now,
     int ended);
-/* The score spread minimises (lower is better): the load figure per
- * CPU, or what of ours runs there per CPU when that is more. */
+/* A member's score for spread (lower is better): the load figure per
+ * CPU, or what of ours runs there per CPU when that is more.  spread
+ * adds one CPU's worth to this node's own (clu_place). */
 double clu_place_score(const struct clu_member *m, uint64_t now);
 
 /* ---- The /cluster tree (tree.c) ---- */

@@ -242,6 +242,13 @@ placed_now(const struct clu_member *m, uint64_t now)
 	return m->placed * exp2(-age / PLACED_HALFLIFE_MS);
 }
 
+/* The member's CPUs (one when it did not say). */
+static unsigned
+cpus_of(const struct clu_member *m)
+{
+	return m->m.ncpu ? m->m.ncpu : 1;
+}
+
 /* What this node knows still runs there of its placing: the runs whose
  * attach is open, and those whose attach went but whose process may
  * live on, fading as the member's load figure comes to show them. */
@@ -254,8 +261,7 @@ ours(const struct clu_member *m, uint64_t now)
 double
 clu_place_score(const struct clu_member *m, uint64_t now)
 {
-	double ncpu = m->m.ncpu ? m->m.ncpu : 1, load = m->m.load / 1000.0,
-	       mine = ours(m, now) / ncpu;
+	double load = m->m.load / 1000.0, mine = ours(m, now) / cpus_of(m);
 
 	/* the load figure, smoothed over seconds, already holds what of
 	 * ours ran long enough; what we know runs there now is the floor */
@@ -336,7 +342,7 @@ clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
 	 * is not loaded (no round trip, the files at hand) */
 	for (i = 0; i < n; i++)
 		if (m[i]->self && fits(m[i], p, 0) && !short_of_memory(m[i]) &&
-		    m[i]->running < (m[i]->m.ncpu ? m[i]->m.ncpu : 1u) &&
+		    m[i]->running < cpus_of(m[i]) &&
 		    m[i]->m.load < 1000) {
 			count(m[i]);
 			return m[i];
@@ -351,7 +357,7 @@ clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
 			continue;
 		s = clu_place_score(m[i], now);
 		if (m[i]->self) /* its duties: one CPU's worth */
-			s += 1.0 / (m[i]->m.ncpu ? m[i]->m.ncpu : 1);
+			s += 1.0 / cpus_of(m[i]);
 		if (!best || s < bs - 1e-9 ||
 		    (fabs(s - bs) <= 1e-9 && ours(m[i], now) < ours(best, now))) {
 			best = m[i];

@@ -989,10 +989,9 @@ ghost_here(struct run *r)
 	forward_set(&set);
 	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if ((pid = fork()) < 0)
-		ghost_local(r); /* no child to be had: in our place */
-	if (pid == 0)
-		ghost_local(r);
+	if ((pid = fork()) <= 0)
+		ghost_local(r); /* the child; or, no child to be had, we in
+		                 * its place */
 	for (sig = 1; sig < NSIG; sig++)
 		if (sigismember(&r->pending, sig) == 1)
 			kill(pid, sig);
