@@ -184,7 +184,25 @@ static int noimport_all;
 static char *ns_paths[20];
 static int ns_n;
 
-/* The ctl text of a whole spawn: argv, env, dir, ns, exec. */
+/* The signals we were started with ignored */
+static sigset_t ignored;
+
+/* Fills `ignored`, before anything of ours changes a disposition: an
+ * exec keeps the signals its caller ignores ignored (nohup's HUP, a
+ * non-interactive shell's INT and QUIT for its background jobs), and so
+ * the program started for us elsewhere starts with them ignored too. */
+static void
+ignored_now(void)
+{
+	int sig;
+
+	sigemptyset(&ignored);
+	for (sig = 1; sig < SIGRTMIN && sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && unum_was_ignored(sig))
+			sigaddset(&ignored, sig);
+}
+
+/* The ctl text of a whole spawn: argv, env, dir, ignore, ns, exec. */
 static char *
 spawn_text(char **argv, int close_stdin, int tty)
 {
@@ -244,6 +262,24 @@ spawn_text(char **argv, int close_stdin, int tty)
 			bad |= put_text(&buf, &len, &cap, "\n");
 		}
 	}
+	{
+		char line[512] = "ignore";
+		size_t at = strlen(line);
+
+		/* by name where it has one: the numbers differ between some
+		 * machines */
+		for (i = 1; i < SIGRTMIN && at < sizeof line - 16; i++)
+			if (sigismember(&ignored, i) == 1)
+				at += (size_t)(sigabbrev_np(i)
+				        ? snprintf(line + at, sizeof line - at,
+				              " %s", sigabbrev_np(i))
+				        : snprintf(line + at, sizeof line - at,
+				              " %d", i));
+		if (at > strlen("ignore") && !bad) {
+			bad |= put_text(&buf, &len, &cap, line);
+			bad |= put_text(&buf, &len, &cap, "\n");
+		}
+	}
 	if (ns_from && ns_n > 0 && !bad) {
 		bad |= put_text(&buf, &len, &cap, "ns");
 		bad |= put_word(&buf, &len, &cap, ns_from);
@@ -273,6 +309,8 @@ static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
     SIGUSR2, SIGALRM, SIGTSTP, SIGCONT, SIGWINCH, SIGTTIN, SIGTTOU, SIGVTALRM,
     SIGPROF, SIGXCPU, SIGXFSZ, SIGURG, SIGPWR};
 
+/* What we take and pass on: the forwarded signals we do not ignore (an
+ * ignored one stays ignored here, as it would in the program). */
 static void
 forward_set(sigset_t *set)
 {
@@ -280,7 +318,8 @@ forward_set(sigset_t *set)
 
 	sigemptyset(set);
 	for (i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
-		sigaddset(set, forwarded[i]);
+		if (sigismember(&ignored, forwarded[i]) != 1)
+			sigaddset(set, forwarded[i]);
 }
 
 static void
@@ -1425,6 +1464,7 @@ unum_run(int argc, char **argv)
 
 	memset(&r, 0, sizeof r);
 	r.status = -1;
+	ignored_now();
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+n:N:p:i:athw:bf:", lopts, NULL)) !=
 	       -1) {

@@ -18,6 +18,10 @@ int unum_run(int argc, char **argv);
 /* Puts back the signal dispositions unum changed at its start, before it
  * execs a program in its place. */
 void unum_restore_signals(void);
+/* 1 if sig was ignored when unum started (what a program it execs, and so
+ * one it starts elsewhere, would start with ignored).  Right for the
+ * signals unum has not changed yet; SIGPIPE always. */
+int unum_was_ignored(int sig);
 /* Dies of sig (unblocked, default action, no core); returns only if it
  * cannot (then the caller exits 128+sig). */
 void unum_die_of(int sig);

@@ -678,6 +678,16 @@ unum_restore_signals(void)
 }
 
 int
+unum_was_ignored(int sig)
+{
+	struct sigaction now;
+
+	if (sig == SIGPIPE)
+		return pipe_was.sa_handler == SIG_IGN;
+	return sigaction(sig, NULL, &now) == 0 && now.sa_handler == SIG_IGN;
+}
+
+int
 main(int argc, char **argv)
 {
 	struct sigaction ign = {.sa_handler = SIG_IGN};

@@ -101,6 +101,7 @@ struct config {
 	char *prog; /* the file to exec; NULL: argv[0], searched in PATH */
 	struct rlimit rl[RLIM_NLIMITS];
 	uint32_t rlset;
+	uint64_t ignored; /* bit N-1: signal N starts ignored */
 	int persist;
 	int tty; /* run on a pseudo-terminal of rows x cols */
 	unsigned short rows, cols;
@@ -791,6 +792,27 @@ ctl_line(enum state st, char *line, struct config *c, struct actions *a,
 			rc = -EINVAL;
 		} else
 			a->sig = sig;
+	} else if (!strcmp(w[0], "ignore")) {
+		uint64_t set = 0;
+		int sig = -1;
+
+		for (i = 1; i < n; i++) {
+			sig = conf_signal(w[i]);
+			if (sig <= 0 || sig > 64 || sig == SIGKILL ||
+			    sig == SIGSTOP)
+				break;
+			set |= 1ull << (sig - 1);
+		}
+		if (n < 2 || i < n) {
+			snprintf(err, cap,
+			    "ignore: want signal names or numbers (not KILL "
+			    "or STOP)");
+			rc = -EINVAL;
+		} else if (st != S_NEW || a->exec) {
+			snprintf(err, cap, "ignore: already started");
+			rc = -EBUSY;
+		} else
+			c->ignored |= set;
 	} else if (!strcmp(w[0], "close")) {
 		if (n != 2 || strcmp(w[1], "stdin")) {
 			snprintf(err, cap, "close: only 'close stdin'");
@@ -926,10 +948,14 @@ child_main(void *arg)
 		}
 	}
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
 	for (i = 1; i < _NSIG; i++)
-		if (i != SIGKILL && i != SIGSTOP)
+		if (i != SIGKILL && i != SIGSTOP) {
+			/* as an exec would keep them: the client's ignored */
+			sa.sa_handler = i <= 64 && (a->c->ignored >> (i - 1) & 1)
+			    ? SIG_IGN
+			    : SIG_DFL;
 			sigaction(i, &sa, NULL);
+		}
 	if (a->tty) {
 		if (syscall(SYS_setsid) < 0 ||
 		    ioctl(a->fd[0], TIOCSCTTY, 0) < 0)

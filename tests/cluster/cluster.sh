@@ -139,7 +139,8 @@ case "$out" in *"No such file"*) ok "--no-import: the node's own files" ;;
 *) notok "--no-import: the node's own files: $out" ;; esac
 
 # ---- one process space ----
-on n1 "$UNUM" run -n n3 sleep 60 &
+# (INT at its default, as in a foreground job: see kill -INT below)
+on n1 env --default-signal=INT "$UNUM" run -n n3 sleep 60 &
 sleeper=$!
 within 5 bash -c "nsenter --target ${CL_HOLDER[2]} --net --uts --mount '$UNUM' ps -a | grep -q ' sleep\$'" ||
 	notok "the sleeper shows up"

@@ -64,12 +64,31 @@ sleep 0.5
 kill -USR1 $pid
 wait $pid
 same "$?" "3" "SIGUSR1 is forwarded to a program that catches it"
-"$UNUM" run sh -c 'trap "exit 4" INT; sleep 10 & wait' </dev/null &
+# (env --default-signal: as a foreground job, which a script's background
+# job is not: that starts with INT and QUIT ignored, and so would what it
+# runs, here or there)
+env --default-signal=INT,QUIT "$UNUM" run sh -c 'trap "exit 4" INT; sleep 10 & wait' </dev/null &
 pid=$!
 sleep 0.5
 kill -INT $pid
 wait $pid
 same "$?" "4" "SIGINT is forwarded"
+# what unum run was started with ignored, the program starts with ignored
+# (as an exec keeps it): nohup's HUP, a trap ''
+nohup "$UNUM" run sh -c 'sleep 1; echo alive' </dev/null >"$tmp/nohup" 2>/dev/null &
+pid=$!
+sleep 0.5
+kill -HUP $pid
+wait $pid
+same "$?:$(cat "$tmp/nohup")" "0:alive" "nohup unum run: a HUP leaves the program running, as it would here"
+ign='/^SigIgn/ { print $2 }'
+here=$(sh -c 'trap "" USR1 TERM; exec awk "$0" /proc/self/status' "$ign")
+out=$(sh -c 'trap "" USR1 TERM; exec "$0" run awk "$1" /proc/self/status' "$UNUM" "$ign" </dev/null)
+[ "$out" = "$here" ] && [ $((0x$out & ((1 << 9) | (1 << 14)))) != 0 ] &&
+	ok "the program starts with USR1 and TERM ignored, as unum run was (SigIgn $out)" ||
+	notok "the program starts with USR1 and TERM ignored: SigIgn $out, here $here"
+same "$("$UNUM" run awk "$ign" /proc/self/status </dev/null)" "$(awk "$ign" /proc/self/status)" \
+	"and otherwise with what is ignored here (SigIgn)"
 "$UNUM" run sh -c 'i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo $i; sleep 0.1; done' \
 	</dev/null >"$tmp/tick" &
 pid=$!
@@ -161,7 +180,7 @@ same "$(as_nobody "$UNUM" run id -u </dev/null)" "65534" \
 kill -TERM $rootpid
 wait $rootpid
 # unum ps and unum kill
-"$UNUM" run sleep 30 </dev/null &
+env --default-signal=INT "$UNUM" run sleep 30 </dev/null &
 spid=$!
 sleep 0.5
 json=$("$UNUM" ps --json)

@@ -199,6 +199,29 @@ test_signals(void **state)
 }
 
 static void
+test_ignore(void **state)
+{
+	char line[64];
+
+	(void)state;
+	passes("ignore HUP\nargv x\nexec\n");
+	passes("argv x\nignore INT QUIT SIGPIPE 10 TTOU\nignore USR2\nexec\n");
+	snprintf(line, sizeof line, "ignore %d\n", SIGRTMIN);
+	passes(line);
+#define IG "ignore: want signal names or numbers (not KILL or STOP)"
+	fails("ignore\n", EINVAL, IG);
+	fails("ignore KILL\n", EINVAL, IG);
+	fails("ignore HUP STOP\n", EINVAL, IG);
+	fails("ignore 9\n", EINVAL, IG);
+	fails("ignore NOSUCH\n", EINVAL, IG);
+	fails("ignore 0\n", EINVAL, IG);
+	fails("ignore int\n", EINVAL, IG);
+#undef IG
+	/* only before the program starts */
+	fails("argv x\nexec\nignore HUP\n", EBUSY, "ignore: already started");
+}
+
+static void
 test_winsize(void **state)
 {
 	(void)state;
@@ -286,6 +309,7 @@ main(void)
 	    cmocka_unit_test(test_bad_arguments),
 	    cmocka_unit_test(test_rlimit_names_and_numbers),
 	    cmocka_unit_test(test_signals),
+	    cmocka_unit_test(test_ignore),
 	    cmocka_unit_test(test_winsize),
 	    cmocka_unit_test(test_nul_byte_fails_the_write),
 	    cmocka_unit_test(test_small_or_no_error_buffer),
