@@ -59,6 +59,7 @@ struct fsrv {
 	char *root;
 	pthread_mutex_t ulock;
 	struct fuser *users; /* kept until fsrv_free: workers hold pointers */
+	struct fuser self;   /* the daemon itself: the loop's identity */
 };
 
 /* What a fid names: immutable once made, shared by clones. */
@@ -221,6 +222,10 @@ fsrv_lookup_user(const char *s, uid_t *uid, gid_t *gid)
 
 /* ---- nodes and paths ---- */
 
+/* Set while a job runs on the loop (run_on_loop): lookups then take only
+ * what the kernel's caches hold, and a job that needs more says so. */
+static __thread int on_loop;
+
 static int
 open_beneath(struct fsrv *fs, const char *path, int flags)
 {
@@ -230,6 +235,14 @@ open_beneath(struct fsrv *fs, const char *path, int flags)
 	memset(&how, 0, sizeof how);
 	how.flags = (uint64_t)(flags | O_CLOEXEC);
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	if (on_loop) {
+		/* EAGAIN: a name not in the dentry cache, a revalidation,
+		 * or a rename racing: a worker does it */
+		how.resolve |= RESOLVE_CACHED;
+		fd = (int)syscall(
+		    SYS_openat2, fs->rootfd, path, &how, sizeof how);
+		return fd < 0 ? -errno : fd;
+	}
 	do /* EAGAIN: a rename raced the lookup */
 		fd = (int)syscall(
 		    SYS_openat2, fs->rootfd, path, &how, sizeof how);
@@ -506,6 +519,45 @@ run_open(struct p9_req *r, int (*fn)(struct job *))
 		run(r, fn, NULL);
 }
 
+/* A walk or an open on a local file system, done here on the loop, as
+ * the fid's user, and answered at once: the kernel's caches answer it in
+ * microseconds, where a worker costs two thread switches (most of what a
+ * build's stream of lookups and opens cost the daemon). A walk whose names
+ * are not all in the dentry cache (it would wait for the disk) goes to a
+ * worker after all. */
+static void
+run_on_loop(
+    struct p9_req *r, int (*fn)(struct job *), void (*done)(struct job *))
+{
+	struct fsrv *fs = p9_req_aux(r);
+	struct job *j;
+	int rc;
+
+	if (!fs->local || !r->fid->aux ||
+	    !((struct ffid *)r->fid->aux)->user) {
+		run(r, fn, done);
+		return;
+	}
+	if (!(j = job_new(r, fn, done))) {
+		p9_respond_error(r, ENOMEM);
+		return;
+	}
+	on_loop = 1;
+	work_cb(&j->w);
+	on_loop = 0;
+	if ((rc = become(&fs->self)) < 0) { /* the loop as the daemon */
+		p9_log(LOG_ERR, "fsrv: cannot act as uid %u again: %s",
+		    (unsigned)fs->self.uid, strerror(-rc));
+		abort(); /* never go on as another user */
+	}
+	if (j->err == -EAGAIN) {
+		j->err = 0;
+		submit(j);
+		return;
+	}
+	after_cb(&j->w, 0);
+}
+
 static int
 readonly(struct p9_req *r)
 {
@@ -638,6 +690,10 @@ do_walk(struct job *j)
 			close(fd);
 		if ((fd = open_beneath(fs, path, O_PATH | O_NOFOLLOW)) < 0) {
 			rc = fd;
+			if (rc == -EAGAIN && on_loop) { /* all again, there */
+				free(path);
+				return -EAGAIN;
+			}
 			break;
 		}
 		if ((rc = stat_fd(fd, &st)) < 0)
@@ -698,7 +754,7 @@ fs_walk(struct p9_req *r)
 		p9_respond(r);
 		return;
 	}
-	run(r, do_walk, walk_done);
+	run_on_loop(r, do_walk, walk_done);
 }
 
 static void
@@ -848,6 +904,19 @@ wants_write(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
+/* Is the fid a regular file or a directory, whose open for reading
+ * waits for nothing (a FIFO's waits for a writer, a device's for its
+ * driver)? */
+static int
+quick_to_open(struct p9_req *r)
+{
+	struct ffid *f = r->fid->aux;
+	struct stat st;
+
+	return f && f->node && stat_fd(f->node->pfd, &st) == 0 &&
+	       (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
+}
+
 static void
 fs_open(struct p9_req *r)
 {
@@ -866,7 +935,11 @@ fs_open(struct p9_req *r)
 	        (r->in.type == P9_TOPEN && (r->in.u.open.mode & P9_ORCLOSE))) &&
 	    readonly(r))
 		return;
-	run(r, do_open, open_done);
+	if (r->in.type == P9_TLOPEN && !wants_write(flags) &&
+	    !(flags & O_NONBLOCK) && quick_to_open(r))
+		run_on_loop(r, do_open, open_done);
+	else
+		run(r, do_open, open_done);
 }
 
 /* Sets a new entry's group to what the client asked, where it may. */
@@ -2045,6 +2118,16 @@ fsrv_new(const struct fsrv_opts *o, int *err)
 	}
 	fs->rootdev = st.st_dev;
 	fs->local = is_local(fs->rootfd);
+	fs->self.uid = geteuid();
+	fs->self.gid = getegid();
+	fs->self.known = 1;
+	if ((fs->self.ngroups = getgroups(0, NULL)) > 0 &&
+	    (fs->self.groups = calloc((size_t)fs->self.ngroups,
+	         sizeof *fs->self.groups)))
+		fs->self.ngroups =
+		    getgroups(fs->self.ngroups, fs->self.groups);
+	if (fs->self.ngroups < 0 || !fs->self.groups)
+		fs->self.ngroups = 0;
 	fs->nowait_write = 1;
 	pthread_mutex_init(&fs->ulock, NULL);
 	return fs;
@@ -2062,6 +2145,7 @@ fsrv_free(struct fsrv *fs)
 		free(u->groups);
 		free(u);
 	}
+	free(fs->self.groups);
 	close(fs->rootfd);
 	pthread_mutex_destroy(&fs->ulock);
 	free(fs->root);

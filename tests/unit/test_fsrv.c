@@ -3093,6 +3093,45 @@ test_root_acting_as_uid_65534_gets_that_users_permissions(void **state)
 	assert_int_equal(p9_cl_clunk(cl, byname), 0);
 }
 
+/* Walks and opens run on the server's loop, which acts as each fid's user
+ * in turn and as the daemon again after: one connection with a fid of
+ * nobody's and one of root's, taking turns, each gets its own
+ * permissions.  And a walk through names the kernel no longer caches
+ * (dropped) is finished by a worker: the files are still found. */
+static void
+test_loop_acts_as_each_user_in_turn_and_misses_go_to_a_worker(void **state)
+{
+	struct fx *x = *state;
+	struct p9_cl *cl;
+	uint32_t nob, root;
+	int i, fd;
+
+	need_nobody();
+	assert_int_equal(fchmod(x->efd, 0777), 0);
+	put_both(x, "secret", "top secret\n", 11, 0600);
+	mkdir_both(x, "a", 0755);
+	mkdir_both(x, "a/b", 0755);
+	put_both(x, "a/b/deep", "deep\n", 5, 0644);
+	serve(x, NULL);
+	cl = dial(x, P9_2000L);
+	nob = attach(cl, NOBODY, NULL);
+	root = attach(cl, 0, NULL);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(
+		    try_lopen(cl, nob, "secret", P9_L_RDONLY), -EACCES);
+		assert_reads(cl, root, "secret", "top secret\n");
+	}
+	/* unused dentries and inodes dropped: RESOLVE_CACHED misses */
+	sync();
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "2", 1), 1);
+	close(fd);
+	assert_reads(cl, nob, "a/b/deep", "deep\n");
+	assert_int_equal(try_lopen(cl, nob, "secret", P9_L_RDONLY), -EACCES);
+	assert_reads(cl, root, "a/b/deep", "deep\n");
+}
+
 struct dialer {
 	struct fx *x;
 	uid_t uid;
@@ -3189,6 +3228,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(
 	        test_lopen_read_gives_the_file_contents, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_loop_acts_as_each_user_in_turn_and_misses_go_to_a_worker,
+	        setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_lcreate_and_writes_at_offsets_match_pwrite_in_the_twin,
 	        setup, teardown),
