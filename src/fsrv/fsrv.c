@@ -54,6 +54,7 @@ struct fsrv {
 	int rootfd;
 	dev_t rootdev;
 	int local; /* a local file system: attributes never wait on a peer */
+	int cached; /* openat2 knows RESOLVE_CACHED (Linux 5.12) */
 	int nowait_write; /* RWF_NOWAIT writes: 1 may work, 0 unsupported */
 	struct fsrv_opts o;
 	char *root;
@@ -533,7 +534,7 @@ run_on_loop(
 	struct job *j;
 	int rc;
 
-	if (!fs->local || !r->fid->aux ||
+	if (!fs->local || !fs->cached || !r->fid->aux ||
 	    !((struct ffid *)r->fid->aux)->user) {
 		run(r, fn, done);
 		return;
@@ -2118,6 +2119,17 @@ fsrv_new(const struct fsrv_opts *o, int *err)
 	}
 	fs->rootdev = st.st_dev;
 	fs->local = is_local(fs->rootfd);
+	{
+		struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+		    .resolve = RESOLVE_BENEATH | RESOLVE_CACHED};
+		int fd = (int)syscall(
+		    SYS_openat2, fs->rootfd, ".", &how, sizeof how);
+
+		/* an older kernel: EINVAL (ENOSYS without openat2) */
+		fs->cached = fd >= 0 || errno == EAGAIN;
+		if (fd >= 0)
+			close(fd);
+	}
 	fs->self.uid = geteuid();
 	fs->self.gid = getegid();
 	fs->self.known = 1;
