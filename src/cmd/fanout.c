@@ -268,6 +268,8 @@ job_start(struct job *j, char **cmd, char *self)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* SIGPIPE as we got it: the run passes on what is ignored */
+		unum_restore_signals();
 		dup2(p[0][1], 1);
 		dup2(p[1][1], 2);
 		if (in >= 0)

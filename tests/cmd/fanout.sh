@@ -50,6 +50,14 @@ grep -q "^127.0.0.9:1: unum: .*Connection refused" "$tmp/err" &&
 	ok "the unreachable node's one line, labelled" ||
 	notok "the unreachable node's one line, labelled: $(cat "$tmp/err")"
 
+# what each node's program starts with ignored is what is ignored here
+# (the runs are unum's own children, which ignores SIGPIPE for itself)
+ign='/^SigIgn/ { print $2 }'
+same "$(U run -w "$ALL" -b awk "$ign" /proc/self/status)" "---------------
+127.0.0.1:$P,127.0.0.2:$P,127.0.0.3:$P
+---------------
+$(awk "$ign" /proc/self/status)" "every node's program ignores the signals ignored here, no more (SigIgn)"
+
 same "$(U run -w "$ALL" -f 1 echo x | wc -l)" "3" "-f 1: one at a time, all three"
 same "$(U run -w "127.0.0.1:$P,127.0.0.[2,3]:$P,127.0.0.1:$P" echo x | wc -l)" "4" \
 	"lists mix names and ranges (n[2,3])"
