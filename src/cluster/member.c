@@ -1176,8 +1176,7 @@ cpus_running(const cpu_set_t *cpus)
 static unsigned
 procs_running(struct clu_memb *mb)
 {
-	struct timespec a, b;
-	double ms;
+	uint64_t t0;
 
 	if (!mb->confined)
 		return host_running();
@@ -1185,12 +1184,10 @@ procs_running(struct clu_memb *mb)
 		mb->scan_wait--;
 		return mb->scanned;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &a);
+	t0 = uv_hrtime();
 	mb->scanned = cpus_running(&mb->cpus);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
-	     (double)(b.tv_nsec - a.tv_nsec) / 1e6;
-	mb->scan_wait = (unsigned)(ms * 50 / META_MS);
+	mb->scan_wait =
+	    (unsigned)((double)(uv_hrtime() - t0) / 1e6 * 50 / META_MS);
 	return mb->scanned;
 }
 

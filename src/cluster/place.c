@@ -234,12 +234,17 @@ fits(const struct clu_member *m, const struct clu_policy *p, int named)
 	return !p->minmem || m->m.memfree >= p->minmem;
 }
 
+/* What one placement at loop time `at` still weighs at `now`. */
+static double
+fade(uint64_t at, uint64_t now)
+{
+	return exp2(-(now > at ? (double)(now - at) : 0) / PLACED_HALFLIFE_MS);
+}
+
 static double
 placed_now(const struct clu_member *m, uint64_t now)
 {
-	double age = now > m->placed_at ? (double)(now - m->placed_at) : 0;
-
-	return m->placed * exp2(-age / PLACED_HALFLIFE_MS);
+	return m->placed * fade(m->placed_at, now);
 }
 
 /* The member's CPUs (one when it did not say). */
@@ -289,9 +294,7 @@ clu_place_ended(struct clu_member *m, uint64_t at, uint64_t now, int ended)
 	if (!ended) {
 		/* its process may live on: it weighs what a placement at `at`
 		 * still weighs, fading */
-		m->placed = placed_now(m, now) +
-		            exp2(-(double)(now > at ? now - at : 0) /
-		                PLACED_HALFLIFE_MS);
+		m->placed = placed_now(m, now) + fade(at, now);
 		m->placed_at = now;
 	}
 }

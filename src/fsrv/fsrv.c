@@ -236,18 +236,14 @@ open_beneath(struct fsrv *fs, const char *path, int flags)
 	memset(&how, 0, sizeof how);
 	how.flags = (uint64_t)(flags | O_CLOEXEC);
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-	if (on_loop) {
-		/* EAGAIN: a name not in the dentry cache, a revalidation,
-		 * or a rename racing: a worker does it */
+	/* on the loop, EAGAIN is a name not in the dentry cache, a
+	 * revalidation or a rename racing: a worker does it */
+	if (on_loop)
 		how.resolve |= RESOLVE_CACHED;
-		fd = (int)syscall(
-		    SYS_openat2, fs->rootfd, path, &how, sizeof how);
-		return fd < 0 ? -errno : fd;
-	}
 	do /* EAGAIN: a rename raced the lookup */
 		fd = (int)syscall(
 		    SYS_openat2, fs->rootfd, path, &how, sizeof how);
-	while (fd < 0 && errno == EAGAIN && ++tries < 8);
+	while (fd < 0 && errno == EAGAIN && !on_loop && ++tries < 8);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -2120,13 +2116,14 @@ fsrv_new(const struct fsrv_opts *o, int *err)
 	fs->rootdev = st.st_dev;
 	fs->local = is_local(fs->rootfd);
 	{
-		struct open_how how = {.flags = O_PATH | O_CLOEXEC,
-		    .resolve = RESOLVE_BENEATH | RESOLVE_CACHED};
-		int fd = (int)syscall(
-		    SYS_openat2, fs->rootfd, ".", &how, sizeof how);
+		int fd;
 
-		/* an older kernel: EINVAL (ENOSYS without openat2) */
-		fs->cached = fd >= 0 || errno == EAGAIN;
+		/* the loop's lookup, once: an older kernel says EINVAL
+		 * (ENOSYS without openat2) */
+		on_loop = 1;
+		fd = open_beneath(fs, ".", O_PATH);
+		on_loop = 0;
+		fs->cached = fd >= 0 || fd == -EAGAIN;
 		if (fd >= 0)
 			close(fd);
 	}
