@@ -172,6 +172,10 @@ enum p9_type {
 #define P9_GETATTR_DATA_VERSION 0x2000ull
 #define P9_GETATTR_BASIC 0x7ffull
 #define P9_GETATTR_ALL 0x3fffull
+/* unum's own bit: also tells, in the reply's valid, whether the directory
+ * is watched for the connection's feed of changes (fsrv.c), watching it
+ * if it can be; other servers leave it unset */
+#define P9_GETATTR_UNUM_WATCHED (1ull << 62)
 
 /* Tsetattr valid */
 #define P9_SETATTR_MODE 0x1u

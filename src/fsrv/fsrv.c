@@ -30,6 +30,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -61,6 +62,13 @@ struct fsrv {
 	pthread_mutex_t ulock;
 	struct fuser *users; /* kept until fsrv_free: workers hold pointers */
 	struct fuser self;   /* the daemon itself: the loop's identity */
+	/* changes (see "changes" below): under flock */
+	pthread_mutex_t flock;
+	atomic_int nfeeds; /* read without the lock: 0, no walk is noted */
+	struct feed *feeds;
+	int ifd;           /* inotify, while there are feeds; else -1 */
+	struct watch *watches; /* by watch descriptor */
+	size_t nwatches;
 };
 
 /* What a fid names: immutable once made, shared by clones. */
@@ -86,9 +94,10 @@ struct ffid {
 	size_t xlen;
 	uint64_t xsize;
 	uint32_t xflags;
+	struct feed *feed; /* XFEED */
 };
 
-enum { XREAD = 1, XWRITE };
+enum { XREAD = 1, XWRITE, XFEED };
 
 struct job {
 	uv_work_t w;
@@ -374,6 +383,414 @@ stat_fd(int fd, struct stat *st)
 	           : 0;
 }
 
+/* ---- changes ----
+ *
+ * A client that keeps names and attributes (unum's FUSE import) reads
+ * what changed instead of asking again: Txattrwalk of the name
+ * "unum.changes" (no real attribute can have it: Linux's have a
+ * namespace prefix) gives a fid, a feed, whose reads answer at once with
+ * what changed since the last read.  The feed notes every name its
+ * connection walks, found or not, and the directory it is in is watched
+ * (inotify, as the walking user: only a directory that user may read, on
+ * a local file system); a change to a noted name (created, removed,
+ * renamed, written, its attributes) or to a watched directory itself is
+ * a record.  A read first takes what the kernel has queued, so a read
+ * answered after a change was made holds it.  Records:
+ *   kind[1] q[8] q2[8] len[2] name[len]
+ *   CH_COVERED q        the directory q is watched from now on
+ *   CH_UNCOVERED q      it is not any more (removed, or a name could not
+ *                       be noted): what is known under it may be stale
+ *   CH_ENTRY q q2 name  name in directory q changed; q2 was its file when
+ *                       walked (0: it was not there)
+ *   CH_INODE q          the watched directory q itself changed
+ *   CH_ALL              changes were lost (the kernel's queue overflowed):
+ *                       nothing known may be trusted
+ *   CH_MORE             the rest did not fit: read again
+ * A feed notes at most FEED_NAMES names and keeps FEED_BYTES of records;
+ * beyond, a directory is not covered and records give way to CH_ALL.
+ */
+#define FEED_NAMES (256u * 1024)
+#define FEED_BYTES (1u << 20)
+#define CH_HDR 19
+#define CH_MASK                                                                \
+	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY |     \
+	    IN_ATTRIB | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF |       \
+	    IN_ONLYDIR)
+
+enum { CH_COVERED = 1, CH_UNCOVERED, CH_ENTRY, CH_INODE, CH_ALL, CH_MORE };
+
+struct watch {
+	uint64_t q; /* the directory's qid path */
+	int state;  /* 0: free, 1: watched, -1: not trusted (not local) */
+};
+
+struct seen { /* a name a feed's connection walked */
+	struct seen *next;
+	int wd;
+	uint64_t q; /* what it was (0: not there) */
+	char name[];
+};
+
+struct feed {
+	struct fsrv *fs;
+	struct p9_conn *conn;
+	struct seen **tab; /* hashed by wd and name */
+	size_t nbuckets, nnames;
+	uint8_t *covered; /* by wd: a CH_COVERED was sent */
+	size_t ncovered;
+	uint8_t *buf; /* records not yet read */
+	size_t len, cap, last; /* last: where the last record starts */
+	int all;
+	struct feed *next;
+};
+
+static int is_local(int fd);
+
+static size_t
+seen_hash(const struct feed *f, int wd, const char *name)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)(unsigned)wd;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return (size_t)(h & (f->nbuckets - 1));
+}
+
+static struct seen *
+seen_find(const struct feed *f, int wd, const char *name)
+{
+	struct seen *s;
+
+	if (!f->nbuckets)
+		return NULL;
+	for (s = f->tab[seen_hash(f, wd, name)]; s; s = s->next)
+		if (s->wd == wd && !strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+/* Appends a record (merged with the last when the same). */
+static void
+feed_put(struct feed *f, int kind, uint64_t q, uint64_t q2, const char *name)
+{
+	size_t nl = name ? strlen(name) : 0, need = CH_HDR + nl;
+	uint8_t rec[CH_HDR + NAME_MAX + 1], *p = rec;
+
+	if (f->all || nl > NAME_MAX)
+		return;
+	*p++ = (uint8_t)kind;
+	memcpy(p, &q, 8); /* little-endian hosts: the wire's order */
+	memcpy(p + 8, &q2, 8);
+	p[16] = (uint8_t)nl;
+	p[17] = (uint8_t)(nl >> 8);
+	if (nl)
+		memcpy(p + 18, name, nl);
+	if (f->len > f->last && f->len - f->last == need &&
+	    !memcmp(f->buf + f->last, rec, need))
+		return;
+	if (f->len + need > f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 4096;
+		uint8_t *b;
+
+		while (cap < f->len + need)
+			cap *= 2;
+		if (cap > FEED_BYTES || !(b = realloc(f->buf, cap))) {
+			f->all = 1; /* what was kept is worth less than ALL */
+			f->len = f->last = 0;
+			return;
+		}
+		f->buf = b;
+		f->cap = cap;
+	}
+	f->last = f->len;
+	memcpy(f->buf + f->len, rec, need);
+	f->len += need;
+}
+
+/* Notes name under wd (q: what it is now, 0 not there); -1 if it could
+ * not be (the directory is then not covered). */
+static int
+seen_note(struct feed *f, int wd, const char *name, uint64_t q)
+{
+	struct seen *s = seen_find(f, wd, name);
+	size_t i, h;
+
+	if (s) {
+		if (q)
+			s->q = q;
+		return 0;
+	}
+	if (f->nnames >= FEED_NAMES)
+		return -1;
+	if (f->nnames >= f->nbuckets) { /* grow: twice the buckets */
+		size_t nb = f->nbuckets ? f->nbuckets * 2 : 1024;
+		struct seen **t = calloc(nb, sizeof *t), *n, *next;
+		size_t ob = f->nbuckets;
+
+		if (!t)
+			return -1;
+		f->nbuckets = nb;
+		for (i = 0; i < ob; i++)
+			for (n = f->tab[i]; n; n = next) {
+				next = n->next;
+				h = seen_hash(f, n->wd, n->name);
+				n->next = t[h];
+				t[h] = n;
+			}
+		free(f->tab);
+		f->tab = t;
+	}
+	if (!(s = malloc(sizeof *s + strlen(name) + 1)))
+		return -1;
+	s->wd = wd;
+	s->q = q;
+	strcpy(s->name, name);
+	h = seen_hash(f, wd, name);
+	s->next = f->tab[h];
+	f->tab[h] = s;
+	f->nnames++;
+	return 0;
+}
+
+/* The watch on the directory dfd for f, announced to it: its descriptor,
+ * or -1 when the directory cannot be covered.  Under flock. */
+static int
+feed_watch(struct feed *f, int dfd)
+{
+	struct fsrv *fs = f->fs;
+	char pp[64];
+	struct stat st;
+	struct p9_qid q;
+	int wd;
+
+	procpath(pp, sizeof pp, dfd);
+	/* as the thread's user: only a directory it may read */
+	if ((wd = inotify_add_watch(fs->ifd, pp, CH_MASK)) < 0)
+		return -1;
+	if ((size_t)wd >= fs->nwatches) {
+		size_t n = (size_t)wd * 2 + 64;
+		struct watch *w = realloc(fs->watches, n * sizeof *w);
+
+		if (!w)
+			return -1;
+		memset(w + fs->nwatches, 0, (n - fs->nwatches) * sizeof *w);
+		fs->watches = w;
+		fs->nwatches = n;
+	}
+	if (fs->watches[wd].state == 0) {
+		if (stat_fd(dfd, &st) < 0)
+			return -1;
+		qid_of(fs, &st, &q);
+		fs->watches[wd].q = q.path;
+		/* inotify sees what is done through this kernel only */
+		fs->watches[wd].state = is_local(dfd) ? 1 : -1;
+	}
+	if (fs->watches[wd].state < 0)
+		return -1;
+	if ((size_t)wd >= f->ncovered) {
+		size_t n = (size_t)wd * 2 + 64;
+		uint8_t *c = realloc(f->covered, n);
+
+		if (!c)
+			return -1;
+		memset(c + f->ncovered, 0, n - f->ncovered);
+		f->covered = c;
+		f->ncovered = n;
+	}
+	if (!f->covered[wd]) {
+		if (f->nnames >= FEED_NAMES)
+			return -1;
+		f->covered[wd] = 1;
+		feed_put(f, CH_COVERED, fs->watches[wd].q, 0, NULL);
+	}
+	return wd;
+}
+
+/* A walk on j's connection looks name up in the directory dfd: noted
+ * for the connection's feed, if it has one, before the lookup (q 0, wd
+ * -1: the directory is watched first), and again with what it found (q,
+ * and the wd the first call returned).  The watch's descriptor, or -1. */
+static int
+note_walk(struct job *j, int dfd, const char *name, uint64_t q, int wd)
+{
+	struct fsrv *fs = j->fs;
+	struct feed *f;
+
+	if (!atomic_load(&fs->nfeeds))
+		return -1;
+	pthread_mutex_lock(&fs->flock);
+	for (f = fs->feeds; f; f = f->next)
+		if (f->conn == j->r->conn)
+			break;
+	if (f && wd < 0)
+		wd = feed_watch(f, dfd);
+	if (f && wd >= 0 && (size_t)wd < f->ncovered && f->covered[wd] &&
+	    seen_note(f, wd, name, q) < 0) {
+		f->covered[wd] = 0;
+		feed_put(f, CH_UNCOVERED, fs->watches[wd].q, 0, NULL);
+	}
+	pthread_mutex_unlock(&fs->flock);
+	return f ? wd : -1;
+}
+
+/* One event from the kernel, to every feed it concerns.  Under flock. */
+static void
+feed_event(struct fsrv *fs, const struct inotify_event *ev)
+{
+	struct feed *f;
+	struct seen *s;
+	uint64_t q;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		for (f = fs->feeds; f; f = f->next) {
+			f->all = 1;
+			f->len = f->last = 0;
+		}
+		return;
+	}
+	if (ev->wd < 0 || (size_t)ev->wd >= fs->nwatches ||
+	    fs->watches[ev->wd].state <= 0)
+		return;
+	q = fs->watches[ev->wd].q;
+	for (f = fs->feeds; f; f = f->next) {
+		int covered = (size_t)ev->wd < f->ncovered && f->covered[ev->wd];
+
+		if (ev->mask & IN_IGNORED) { /* gone, or unwatched */
+			if (covered) {
+				f->covered[ev->wd] = 0;
+				feed_put(f, CH_UNCOVERED, q, 0, NULL);
+			}
+		} else if (ev->len && *ev->name) {
+			if ((s = seen_find(f, ev->wd, ev->name)))
+				feed_put(f, CH_ENTRY, q, s->q, ev->name);
+		} else if (covered)
+			feed_put(f, CH_INODE, q, 0, NULL);
+	}
+	if (ev->mask & IN_IGNORED)
+		fs->watches[ev->wd].state = 0;
+}
+
+/* What the kernel has queued, to the feeds.  Under flock. */
+static void
+feed_drain(struct fsrv *fs)
+{
+	char buf[16384]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+	char *p;
+
+	while ((n = read(fs->ifd, buf, sizeof buf)) > 0)
+		for (p = buf; p < buf + n; p += sizeof *ev + ev->len) {
+			ev = (const struct inotify_event *)(void *)p;
+			feed_event(fs, ev);
+		}
+}
+
+static void
+feed_read(struct p9_req *r, struct feed *f)
+{
+	struct fsrv *fs = f->fs;
+	uint32_t cap, out = 0;
+	uint8_t *buf = p9_req_data(r, &cap);
+	size_t at = 0;
+
+	pthread_mutex_lock(&fs->flock);
+	feed_drain(fs);
+	if (f->all && cap >= CH_HDR) {
+		memset(buf, 0, CH_HDR);
+		buf[0] = CH_ALL;
+		out = CH_HDR;
+		f->all = 0;
+	}
+	while (at < f->len) {
+		size_t rl = CH_HDR + (f->buf[at + 17] | f->buf[at + 18] << 8);
+
+		if (out + rl + CH_HDR > cap) { /* room for CH_MORE kept */
+			memset(buf + out, 0, CH_HDR);
+			buf[out] = CH_MORE;
+			out += CH_HDR;
+			break;
+		}
+		memcpy(buf + out, f->buf + at, rl);
+		out += (uint32_t)rl;
+		at += rl;
+	}
+	memmove(f->buf, f->buf + at, f->len - at);
+	f->len -= at;
+	f->last = 0;
+	pthread_mutex_unlock(&fs->flock);
+	r->out.u.rread.count = out;
+	r->out.u.rread.data = buf;
+	p9_respond(r);
+}
+
+/* A new feed for r's connection: its fid's, or -errno. */
+static int
+feed_new(struct p9_req *r, struct ffid *nf)
+{
+	struct fsrv *fs = p9_req_aux(r);
+	struct feed *f;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->flock);
+	for (f = fs->feeds; f; f = f->next)
+		if (f->conn == r->conn)
+			break;
+	if (f)
+		rc = -EBUSY; /* one a connection */
+	else if (!(f = calloc(1, sizeof *f)))
+		rc = -ENOMEM;
+	else if (fs->ifd < 0 &&
+	         (fs->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+		rc = -errno;
+		free(f);
+	} else {
+		f->fs = fs;
+		f->conn = r->conn;
+		f->next = fs->feeds;
+		fs->feeds = f;
+		atomic_fetch_add(&fs->nfeeds, 1);
+		nf->xmode = XFEED;
+		nf->feed = f;
+	}
+	pthread_mutex_unlock(&fs->flock);
+	return rc;
+}
+
+static void
+feed_free(struct feed *f)
+{
+	struct fsrv *fs = f->fs;
+	struct feed **pp;
+	struct seen *s, *next;
+	size_t i;
+
+	pthread_mutex_lock(&fs->flock);
+	for (pp = &fs->feeds; *pp && *pp != f; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = f->next;
+	atomic_fetch_sub(&fs->nfeeds, 1);
+	if (!fs->feeds && fs->ifd >= 0) { /* the last: every watch goes */
+		close(fs->ifd);
+		fs->ifd = -1;
+		free(fs->watches);
+		fs->watches = NULL;
+		fs->nwatches = 0;
+	}
+	pthread_mutex_unlock(&fs->flock);
+	for (i = 0; i < f->nbuckets; i++)
+		for (s = f->tab[i]; s; s = next) {
+			next = s->next;
+			free(s);
+		}
+	free(f->tab);
+	free(f->covered);
+	free(f->buf);
+	free(f);
+}
+
 /* ---- jobs ---- */
 
 static void
@@ -400,6 +817,8 @@ ffid_free(struct ffid *f)
 	free(f->names);
 	free(f->xname);
 	free(f->xbuf);
+	if (f->feed)
+		feed_free(f->feed);
 	free(f);
 }
 
@@ -669,13 +1088,15 @@ do_walk(struct job *j)
 	struct p9_req *r = j->r;
 	struct fsrv *fs = j->fs;
 	char *path = strdup(j->node->path);
-	int fd = -1, i, rc = 0;
+	int fd = -1, nfd, wd, i, rc = 0;
 	struct stat st;
 
 	if (!path)
 		return -ENOMEM;
 	for (i = 0; i < r->in.u.walk.nwname; i++) {
-		char *next = path_join(path, r->in.u.walk.wname[i]);
+		const char *name = r->in.u.walk.wname[i];
+		char *next = path_join(path, name);
+		int dfd = fd >= 0 ? fd : j->node->pfd;
 
 		if (!next) {
 			rc = -ENOMEM;
@@ -683,19 +1104,27 @@ do_walk(struct job *j)
 		}
 		free(path);
 		path = next;
+		/* noted before the lookup: a change after it is a record */
+		wd = note_walk(j, dfd, name, 0, -1);
+		nfd = open_beneath(fs, path, O_PATH | O_NOFOLLOW);
+		if (nfd >= 0 && (rc = stat_fd(nfd, &st)) == 0) {
+			qid_of(fs, &st, &r->out.u.rwalk.wqid[i]);
+			if (wd >= 0)
+				note_walk(j, dfd, name,
+				    r->out.u.rwalk.wqid[i].path, wd);
+		}
 		if (fd >= 0)
 			close(fd);
-		if ((fd = open_beneath(fs, path, O_PATH | O_NOFOLLOW)) < 0) {
-			rc = fd;
+		if ((fd = nfd) < 0) {
+			rc = nfd;
 			if (rc == -EAGAIN && on_loop) { /* all again, there */
 				free(path);
 				return -EAGAIN;
 			}
 			break;
 		}
-		if ((rc = stat_fd(fd, &st)) < 0)
+		if (rc < 0)
 			break;
-		qid_of(fs, &st, &r->out.u.rwalk.wqid[i]);
 	}
 	r->out.u.rwalk.nwqid = (uint16_t)i;
 	if (i == r->in.u.walk.nwname) {
@@ -1237,6 +1666,10 @@ fs_read(struct p9_req *r)
 		p9_respond_bytes(r, f->xbuf, f->xlen);
 		return;
 	}
+	if (f->xmode == XFEED) {
+		feed_read(r, f->feed);
+		return;
+	}
 	if (f->fd < 0) {
 		p9_respond_error(r, EBADF);
 		return;
@@ -1413,11 +1846,40 @@ do_getattr(struct job *j)
 	return 0;
 }
 
+/* A getattr that asks whether the directory is watched for its
+ * connection's feed, as the fid's user (who must be able to read it). */
+static int
+do_getattr_watched(struct job *j)
+{
+	struct fsrv *fs = j->fs;
+	struct feed *f;
+	int rc = do_getattr(j), wd = -1;
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->flock);
+	for (f = fs->feeds; f; f = f->next)
+		if (f->conn == j->r->conn)
+			break;
+	if (f)
+		wd = feed_watch(f, j->node->pfd);
+	pthread_mutex_unlock(&fs->flock);
+	if (wd >= 0)
+		j->r->out.u.rgetattr.valid |= P9_GETATTR_UNUM_WATCHED;
+	return 0;
+}
+
 static void
 fs_getattr(struct p9_req *r)
 {
 	struct fsrv *fs = p9_req_aux(r);
 	struct job j;
+
+	if ((r->in.u.getattr.request_mask & P9_GETATTR_UNUM_WATCHED) &&
+	    atomic_load(&fs->nfeeds)) {
+		run_on_loop(r, do_getattr_watched, NULL);
+		return;
+	}
 
 	if (!fs->local) {
 		run(r, do_getattr, NULL);
@@ -1960,7 +2422,30 @@ xattrwalk_done(struct job *j)
 static void
 fs_xattrwalk(struct p9_req *r)
 {
-	run(r, do_xattrwalk, xattrwalk_done);
+	struct ffid *f = r->fid->aux, *nf;
+	int rc;
+
+	if (strcmp(r->in.u.xattrwalk.name, "unum.changes")) {
+		run(r, do_xattrwalk, xattrwalk_done);
+		return;
+	}
+	if (r->newfid == r->fid || f->fd >= 0 || f->xmode) {
+		p9_respond_error(r, EINVAL);
+		return;
+	}
+	if (!(nf = ffid_new(f->fs, f->user, node_ref(f->node)))) {
+		node_unref(f->node);
+		p9_respond_error(r, ENOMEM);
+		return;
+	}
+	if ((rc = feed_new(r, nf)) < 0) {
+		ffid_free(nf);
+		p9_respond_error(r, -rc);
+		return;
+	}
+	r->newfid->aux = nf;
+	r->out.u.rxattrwalk.size = 0;
+	p9_respond(r);
 }
 
 static void
@@ -2139,6 +2624,8 @@ fsrv_new(const struct fsrv_opts *o, int *err)
 		fs->self.ngroups = 0;
 	fs->nowait_write = 1;
 	pthread_mutex_init(&fs->ulock, NULL);
+	pthread_mutex_init(&fs->flock, NULL);
+	fs->ifd = -1;
 	return fs;
 }
 
@@ -2156,7 +2643,11 @@ fsrv_free(struct fsrv *fs)
 	}
 	free(fs->self.groups);
 	close(fs->rootfd);
+	if (fs->ifd >= 0)
+		close(fs->ifd);
+	free(fs->watches);
 	pthread_mutex_destroy(&fs->ulock);
+	pthread_mutex_destroy(&fs->flock);
 	free(fs->root);
 	free(fs);
 }

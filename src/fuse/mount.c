@@ -63,6 +63,8 @@ struct node {
 	/* at the last open: page cache kept when these have not changed */
 	uint64_t mtime_sec, mtime_nsec, size;
 	struct timespec checked; /* when an open last checked them */
+	int covered; /* a directory whose changes the server's feed tells:
+	              * 1, or -1 not (asked), 0 not known */
 	/* until when it is known to have no security.capability (the kernel
 	 * asks before every write) */
 	struct timespec nocaps;
@@ -107,6 +109,17 @@ struct fs {
 	size_t ndead;
 	struct unum_route rt; /* how the server is reached, what attached */
 	struct p9_client_opts copts;
+	/* -o changes=SECS: the server's feed of changes (fid feed on
+	 * feedcl, P9_NOFID if none), read every second and when a sync
+	 * asks (want/done: the syncs asked and answered, under slock);
+	 * what it covers the kernel may keep this long */
+	double changes;
+	uint32_t feed;
+	struct p9_cl *feedcl;
+	struct fuse_session *se;
+	pthread_mutex_t slock;
+	pthread_cond_t ask_cv, done_cv;
+	unsigned long want, done;
 };
 
 static void readahead_once(void);
@@ -473,6 +486,39 @@ walk_result(int rc, const struct p9_fcall *r, const char *name, int *bound)
 	return rc;
 }
 
+/* How long the kernel may keep what it learns of n (of a name in n when
+ * in_dir): as long as -o changes says where the server's feed covers the
+ * directory, else base. */
+static double
+kept(struct fs *fs, struct node *n, int in_dir, double base)
+{
+	struct node *dir;
+	int c;
+
+	if (fs->changes <= base)
+		return base;
+	pthread_mutex_lock(&fs->lock);
+	dir = in_dir ? n : n->parent;
+	c = dir && dir->covered > 0;
+	pthread_mutex_unlock(&fs->lock);
+	return c ? fs->changes : base;
+}
+
+/* Whether a lookup in dir asks if the feed covers it: not known yet,
+ * and there is a feed. */
+static int
+to_ask(struct fs *fs, struct node *dir)
+{
+	int ask;
+
+	if (fs->changes <= 0)
+		return 0;
+	pthread_mutex_lock(&fs->lock);
+	ask = dir->covered == 0 && fs->feed != P9_NOFID && fs->feedcl == fs->cl;
+	pthread_mutex_unlock(&fs->lock);
+	return ask;
+}
+
 /* Walks parent/name and fills its entry. */
 static int
 lookup_entry(struct fs *fs, fuse_ino_t parent, const char *name,
@@ -491,15 +537,31 @@ lookup_entry(struct fs *fs, fuse_ino_t parent, const char *name,
 		return rc;
 	fid = p9_cl_fid_new(cl);
 	if (fs->dotl && fs->pipeline && strcmp(name, ".") && strcmp(name, "..")) {
-		/* the walk and the getattr of what it finds, one round trip */
-		struct p9_fcall t[2], r[2];
-		uint8_t *rb[2];
-		int rcs[2], bound;
+		/* the walk and the getattr of what it finds, one round trip;
+		 * with a feed of changes, the first time in a directory, also
+		 * whether the server watches it for us */
+		struct p9_fcall t[3], r[3];
+		uint8_t *rb[3];
+		int rcs[3], bound, ask = to_ask(fs, node_of(fs, parent));
 
 		memset(t, 0, sizeof t);
 		walk_call(&t[0], pf, fid, name);
 		getattr_call(&t[1], fid);
-		p9_cl_rpcv(cl, t, r, rb, rcs, 2);
+		if (ask) {
+			getattr_call(&t[2], pf);
+			t[2].u.getattr.request_mask |= P9_GETATTR_UNUM_WATCHED;
+		}
+		p9_cl_rpcv(cl, t, r, rb, rcs, ask ? 3 : 2);
+		if (ask) {
+			pthread_mutex_lock(&fs->lock);
+			node_of(fs, parent)->covered =
+			    rcs[2] == 0 && (r[2].u.rgetattr.valid &
+			                       P9_GETATTR_UNUM_WATCHED)
+			        ? 1
+			        : -1;
+			pthread_mutex_unlock(&fs->lock);
+			free(rb[2]);
+		}
 		rcs[0] = walk_result(rcs[0], &r[0], name, &bound);
 		if (rcs[1] == 0)
 			attr_stat(fs, &r[1].u.rgetattr, &e->attr, &q);
@@ -525,8 +587,8 @@ lookup_entry(struct fs *fs, fuse_ino_t parent, const char *name,
 	if (!(n = node_get(fs, cl, fid, q.path, node_of(fs, parent), name)))
 		return -ENOMEM;
 	e->ino = ino_of(fs, n);
-	e->attr_timeout = fs->attr_timeout;
-	e->entry_timeout = fs->entry_timeout;
+	e->attr_timeout = kept(fs, node_of(fs, parent), 1, fs->attr_timeout);
+	e->entry_timeout = kept(fs, node_of(fs, parent), 1, fs->entry_timeout);
 	return 0;
 }
 
@@ -540,7 +602,8 @@ reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == -ENOENT && fs->negative_timeout > 0) {
 		/* "not there", kept as long (ino 0: a negative entry) */
 		memset(&e, 0, sizeof e);
-		e.entry_timeout = fs->negative_timeout;
+		e.entry_timeout =
+		    kept(fs, node_of(fs, parent), 1, fs->negative_timeout);
 		fuse_reply_entry(req, &e);
 	} else if (rc < 0)
 		reply_err(req, rc);
@@ -598,7 +661,8 @@ op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc < 0)
 		reply_err(req, rc);
 	else
-		fuse_reply_attr(req, &st, fs->attr_timeout);
+		fuse_reply_attr(
+		    req, &st, kept(fs, node_of(fs, ino), 0, fs->attr_timeout));
 }
 
 static void
@@ -1167,7 +1231,7 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		                (double)(now.tv_nsec - n->checked.tv_nsec) / 1e9
 		          : 1e9;
 		pthread_mutex_unlock(&fs->lock);
-		if (age >= 0 && age < fs->revalidate) {
+		if (age >= 0 && age < kept(fs, n, 0, fs->revalidate)) {
 			fi->keep_cache = 1;
 			reply_opened(req, fs, ino, fi, NULL, P9_NOFID, 0, NULL);
 			return;
@@ -1543,6 +1607,300 @@ nocaps(struct fs *fs, struct node *n, int set)
 	return known;
 }
 
+/* ---- changes ----
+ *
+ * With -o changes=SECS and a server that has a feed of changes (unumd:
+ * Txattrwalk "unum.changes"; see fsrv.c), a thread reads the feed every
+ * second, and at once when a sync asks (getxattr "unum.sync" on the
+ * mount: unumd asks before it starts a program on imported files), and
+ * drops from the kernel's caches what changed.  Names and attributes in
+ * a directory the feed covers are then kept SECS instead of the
+ * timeouts, and an open of a file there reads from the page cache
+ * without asking: the feed says when either is stale. */
+
+enum { CH_COVERED = 1, CH_UNCOVERED, CH_ENTRY, CH_INODE, CH_ALL, CH_MORE };
+#define CH_HDR 19
+
+/* The node of a qid path, or NULL (lock held). */
+static struct node *
+node_by_q(struct fs *fs, uint64_t q)
+{
+	struct node *n;
+
+	if (q == fs->root.qpath)
+		return &fs->root;
+	for (n = fs->table[q % NBUCKETS]; n; n = n->next)
+		if (n->qpath == q)
+			return n;
+	return NULL;
+}
+
+struct inval {
+	fuse_ino_t ino, parent; /* parent 0: no entry to drop */
+	char *name;
+};
+
+/* Collects n's invalidation (lock held); its next open asks again. */
+static void
+inval_add(struct fs *fs, struct node *n, int entry, struct inval **v,
+    size_t *nv, size_t *cap)
+{
+	struct inval *x;
+
+	memset(&n->checked, 0, sizeof n->checked);
+	if (*nv == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+
+		if (!(x = realloc(*v, c * sizeof *x)))
+			return;
+		*v = x;
+		*cap = c;
+	}
+	x = &(*v)[*nv];
+	x->ino = ino_of(fs, n);
+	x->parent = entry && n->parent ? ino_of(fs, n->parent) : 0;
+	x->name = x->parent && n->name ? strdup(n->name) : NULL;
+	if (x->parent && !x->name)
+		x->parent = 0;
+	(*nv)++;
+}
+
+/* Tells the kernel (no lock held: it may call us back). */
+static void
+inval_send(struct fs *fs, struct inval *v, size_t nv)
+{
+	size_t i;
+
+	for (i = 0; i < nv; i++) {
+		if (v[i].parent)
+			fuse_lowlevel_notify_inval_entry(fs->se, v[i].parent,
+			    v[i].name, strlen(v[i].name));
+		fuse_lowlevel_notify_inval_inode(fs->se, v[i].ino, 0, 0);
+		free(v[i].name);
+	}
+	free(v);
+}
+
+/* Everything known is stale (changes lost); uncover: and no directory is
+ * covered any more (a new connection). */
+static void
+inval_all(struct fs *fs, int uncover)
+{
+	struct inval *v = NULL;
+	size_t nv = 0, cap = 0, i;
+	struct node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	if (uncover)
+		fs->root.covered = 0;
+	inval_add(fs, &fs->root, 0, &v, &nv, &cap);
+	for (i = 0; i < NBUCKETS; i++)
+		for (n = fs->table[i]; n; n = n->next) {
+			if (uncover)
+				n->covered = 0;
+			inval_add(fs, n, 1, &v, &nv, &cap);
+		}
+	pthread_mutex_unlock(&fs->lock);
+	inval_send(fs, v, nv);
+}
+
+/* Acts on the records in b; 1 if more wait (CH_MORE). */
+static int
+feed_apply(struct fs *fs, const uint8_t *b, size_t len)
+{
+	struct inval *v = NULL;
+	size_t nv = 0, cap = 0, at = 0, i;
+	int more = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	while (at + CH_HDR <= len) {
+		size_t nl = (size_t)b[at + 17] | (size_t)b[at + 18] << 8;
+		char name[NAME_MAX + 1];
+		struct node *n, *c;
+		uint64_t q, q2;
+		int kind = b[at];
+
+		if (at + CH_HDR + nl > len || nl > NAME_MAX)
+			break; /* not ours to read */
+		memcpy(&q, b + at + 1, 8);
+		memcpy(&q2, b + at + 9, 8);
+		memcpy(name, b + at + CH_HDR, nl);
+		name[nl] = '\0';
+		at += CH_HDR + nl;
+		n = node_by_q(fs, q);
+		switch (kind) {
+		case CH_COVERED:
+			if (n)
+				n->covered = 1;
+			break;
+		case CH_UNCOVERED: /* what it told may be stale */
+			if (!n)
+				break;
+			n->covered = 0; /* asked again */
+			for (i = 0; i < NBUCKETS; i++)
+				for (c = fs->table[i]; c; c = c->next)
+					if (c->parent == n)
+						inval_add(fs, c, 1, &v, &nv,
+						    &cap);
+			break;
+		case CH_ENTRY:
+			if (n && nl && strlen(name) == nl &&
+			    !strchr(name, '/')) {
+				struct inval *x;
+
+				if (nv == cap) {
+					size_t k = cap ? cap * 2 : 64;
+
+					if (!(x = realloc(v, k * sizeof *x)))
+						break;
+					v = x;
+					cap = k;
+				}
+				x = &v[nv];
+				x->parent = ino_of(fs, n);
+				x->name = strdup(name);
+				x->ino = 0;
+				if (x->name)
+					nv++;
+			}
+			if (q2 && (c = node_by_q(fs, q2)))
+				inval_add(fs, c, 0, &v, &nv, &cap);
+			break;
+		case CH_INODE:
+			if (n)
+				inval_add(fs, n, 0, &v, &nv, &cap);
+			break;
+		case CH_ALL:
+			pthread_mutex_unlock(&fs->lock);
+			inval_all(fs, 0);
+			pthread_mutex_lock(&fs->lock);
+			break;
+		case CH_MORE:
+			more = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	for (i = 0; i < nv; i++)
+		if (!v[i].ino) { /* an entry alone */
+			fuse_lowlevel_notify_inval_entry(fs->se, v[i].parent,
+			    v[i].name, strlen(v[i].name));
+			free(v[i].name);
+			v[i].name = NULL;
+			v[i].parent = 0;
+		}
+	for (i = 0; i < nv; i++)
+		if (v[i].ino)
+			break;
+	if (i < nv) { /* the rest: nodes */
+		size_t k = 0;
+
+		for (i = 0; i < nv; i++)
+			if (v[i].ino)
+				v[k++] = v[i];
+		inval_send(fs, v, k);
+	} else
+		free(v);
+	return more;
+}
+
+/* Opens the feed on cl (whose root fid is root): its fid, or P9_NOFID
+ * when the server has none. */
+static uint32_t
+feed_open(struct fs *fs, struct p9_cl *cl, uint32_t root)
+{
+	struct p9_fcall t = {.type = P9_TXATTRWALK}, r;
+	uint32_t fid;
+
+	if (fs->changes <= 0 || !fs->dotl)
+		return P9_NOFID;
+	fid = p9_cl_fid_new(cl);
+	t.u.xattrwalk.fid = root;
+	t.u.xattrwalk.newfid = fid;
+	t.u.xattrwalk.name = "unum.changes";
+	if (rpc(cl, &t, &r) < 0) {
+		p9_cl_fid_free(cl, fid);
+		return P9_NOFID;
+	}
+	return fid;
+}
+
+/* Reads the feed until it has nothing more. */
+static void
+feed_poll(struct fs *fs)
+{
+	struct p9_cl *cl;
+	uint32_t fid;
+	uint8_t *buf;
+	ssize_t n;
+
+	pthread_mutex_lock(&fs->lock);
+	cl = fs->feedcl;
+	fid = fs->feed;
+	pthread_mutex_unlock(&fs->lock);
+	if (fid == P9_NOFID || !(buf = malloc(fs->iosize)))
+		return;
+	do
+		n = p9_cl_read(cl, fid, 0, buf, fs->iosize);
+	while (n >= 0 && feed_apply(fs, buf, (size_t)n));
+	free(buf);
+	if (n < 0 && is_broken((int)n)) {
+		pthread_mutex_lock(&fs->lock);
+		if (fs->feedcl == cl)
+			fs->feed = P9_NOFID; /* a new one comes with the
+			                      * new connection */
+		pthread_mutex_unlock(&fs->lock);
+		ferr(fs, (int)n);
+	}
+}
+
+static void *
+feeder(void *arg)
+{
+	struct fs *fs = arg;
+	struct timespec until;
+	unsigned long asked;
+
+	for (;;) {
+		pthread_mutex_lock(&fs->slock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec++;
+		while (fs->want == fs->done &&
+		       pthread_cond_timedwait(&fs->ask_cv, &fs->slock,
+		           &until) != ETIMEDOUT)
+			;
+		asked = fs->want;
+		pthread_mutex_unlock(&fs->slock);
+		feed_poll(fs);
+		pthread_mutex_lock(&fs->slock);
+		fs->done = asked;
+		pthread_cond_broadcast(&fs->done_cv);
+		pthread_mutex_unlock(&fs->slock);
+	}
+	return NULL;
+}
+
+/* Returns once what changed at the server before now is dropped from the
+ * kernel's caches (5 s at most). */
+static void
+feed_sync(struct fs *fs)
+{
+	struct timespec until;
+	unsigned long mine;
+
+	if (fs->changes <= 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&fs->slock);
+	mine = ++fs->want;
+	pthread_cond_signal(&fs->ask_cv);
+	while (fs->done < mine && pthread_cond_timedwait(&fs->done_cv,
+	                              &fs->slock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&fs->slock);
+}
+
 static void
 op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
@@ -1555,6 +1913,11 @@ op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	ssize_t n;
 	int rc;
 
+	if (!strcmp(name, "unum.sync")) { /* no attribute: a sync */
+		feed_sync(fs);
+		reply_err(req, ENODATA);
+		return;
+	}
 	if (!fs->dotl) {
 		reply_err(req, ENOTSUP);
 		return;
@@ -1848,6 +2211,17 @@ reconnector(void *arg)
 		fs->root.fid = root;
 		fs->broken = 0;
 		pthread_mutex_unlock(&fs->lock);
+		if (fs->changes > 0) {
+			/* what changed meanwhile is not known: a new feed,
+			 * and everything asks again */
+			uint32_t feed = feed_open(fs, cl, root);
+
+			inval_all(fs, 1);
+			pthread_mutex_lock(&fs->lock);
+			fs->feedcl = cl;
+			fs->feed = feed;
+			pthread_mutex_unlock(&fs->lock);
+		}
 	}
 	return NULL;
 }
@@ -1859,6 +2233,7 @@ struct opts {
 	const char *version;
 	uint32_t msize;
 	double attr_timeout, entry_timeout, negative_timeout, revalidate;
+	double changes;
 	int foreground, debug, reconnect;
 	int pipeline; /* -1: by the server */
 	long uid; /* attach in this user's name (root only); -1: ours */
@@ -1882,6 +2257,9 @@ usage(FILE *f)
 	    "         (a missing name is remembered; default 0), reconnect, debug,\n"
 	    "         revalidate=SECS (an open so soon after the last check of\n"
 	    "         a file reads it as it was; default 0: every open asks),\n"
+	    "         changes=SECS (where unumd's feed of changes covers a\n"
+	    "         directory, its names and files are kept so long and\n"
+	    "         dropped when the feed says they changed; default 0: off),\n"
 	    "         pipeline|nopipeline (a walk and what follows in one\n"
 	    "         round trip; default: with unumd over TLS or relayed),\n"
 	    "         uid=N (root: the server sees user N, not root);\n"
@@ -1976,7 +2354,8 @@ parse_opts(struct opts *o, char *list)
 		} else if (!strncmp(opt, "attr_timeout=", 13) ||
 		           !strncmp(opt, "entry_timeout=", 14) ||
 		           !strncmp(opt, "negative_timeout=", 17) ||
-		           !strncmp(opt, "revalidate=", 11)) {
+		           !strncmp(opt, "revalidate=", 11) ||
+		           !strncmp(opt, "changes=", 8)) {
 			char *v = strchr(opt, '=') + 1;
 			double d = strtod(v, &end);
 
@@ -1988,6 +2367,8 @@ parse_opts(struct opts *o, char *list)
 				o->negative_timeout = d;
 			else if (opt[0] == 'r')
 				o->revalidate = d;
+			else if (opt[0] == 'c')
+				o->changes = d;
 			else
 				o->entry_timeout = d;
 		} else if (!strncmp(opt, "uid=", 4)) {
@@ -2084,6 +2465,12 @@ setup(struct opts *o, struct fs *fs, char *err, size_t cap)
 	fs->entry_timeout = o->entry_timeout;
 	fs->negative_timeout = o->negative_timeout;
 	fs->revalidate = o->revalidate;
+	fs->changes = o->changes;
+	pthread_mutex_init(&fs->slock, NULL);
+	pthread_cond_init(&fs->ask_cv, NULL);
+	pthread_cond_init(&fs->done_cv, NULL);
+	fs->feedcl = fs->cl;
+	fs->feed = feed_open(fs, fs->cl, fs->root.fid);
 	fs->root.cl = fs->cl;
 	fs->root.qpath = q.path;
 	fs->root.nlookup = 1;
@@ -2229,6 +2616,15 @@ unum_mount(int argc, char **argv)
 
 		if (pthread_create(&t, NULL, reconnector, &fs) == 0)
 			pthread_detach(t);
+	}
+	fs.se = se;
+	if (fs.changes > 0) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, feeder, &fs) == 0)
+			pthread_detach(t);
+		else
+			fs.changes = 0;
 	}
 	lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, 0);

@@ -197,13 +197,15 @@ start(struct import *i)
 		    strerror(errno));
 		return -1;
 	}
-	/* the kernel keeps names and attributes 5 s, missing names 2 s;
+	/* the kernel keeps names and attributes 5 s, missing names 2 s
+	 * (60 s where the origin's feed of changes covers them: it says
+	 * when they are stale);
 	 * an open asks the origin whether the file changed (or was
 	 * replaced: close-to-open), unless an open of it asked less than
 	 * 3 s before: a build opens the same headers again and again */
 	snprintf(opts, sizeof opts,
 	    "allow_other,uid=%u,attr_timeout=5,entry_timeout=5,"
-	    "negative_timeout=2,revalidate=3",
+	    "negative_timeout=2,revalidate=3,changes=60",
 	    (unsigned)i->uid);
 	snprintf(target, sizeof target, "%s:fs", i->origin);
 	args[0] = "unum";

@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <linux/sched.h>
 
 #include "conf/conf.h"
@@ -1280,6 +1281,11 @@ spawn(struct slot *s, const struct config *c, const char *mnt, char *err,
 		return -EPERM;
 	}
 	a.gid = s->gid == (gid_t)-1 ? ps->o.anon_gid : s->gid;
+	/* the import drops what changed at the origin before this spawn
+	 * was asked for (its feed, read now; see unum mount's changes=):
+	 * the program sees the origin's files as they are */
+	if (mnt)
+		getxattr(mnt, "unum.sync", NULL, 0);
 	if (mnt && a.setids && (rc = import_binds(c, mnt, &a)) < 0) {
 		binds_free(&a);
 		snprintf(err, cap, "exec: %s", strerror(-rc));

@@ -130,6 +130,16 @@ same "$(on n1 cat /tmp/work/out 2>&1)" "written on n3" \
 	"what a process on n3 wrote in the imported directory is on n1 right after its exit"
 same "$(on n3 cat /tmp/work/out 2>&1 | head -1)" "cat: /tmp/work/out: No such file or directory" \
 	"... and not on n3's own disk"
+# changed at the origin right after a program on n2 read it: the next
+# program on n2 reads it new, and sees a name made and one removed
+# (the import keeps names and files up to a minute, and is told of
+# changes before each start)
+out=$(on n1 bash -c "cd /tmp/work && echo v1 > ver && rm -f gone && echo g > gone &&
+	'$UNUM' run -n n2 sh -c 'cat ver; ls gone made 2>/dev/null; true' &&
+	echo v2-longer > ver && rm gone && echo m > made &&
+	'$UNUM' run -n n2 sh -c 'cat ver; ls gone made 2>/dev/null; true'" 2>&1)
+same "$(echo $out)" "v1 gone v2-longer made" \
+	"a change at the origin is seen by the next program on n2 at once (a file, a name made, one removed)"
 out=$(on n1 bash -c "cd /tmp/work && '$UNUM' run -a cat only-on-n1" 2>&1 | sort | tr '\n' ' ')
 same "$out" "n1: from n1 n2: from n1 n3: from n1 " "run -a: every node reads the origin's file"
 out=$(on n1 bash -c "cd / && '$UNUM' run -a --no-import cat /tmp/work/only-on-n1" 2>&1 | grep -c 'No such file')

@@ -147,6 +147,47 @@ else
 	notok "unum mount -o pipeline,attr_timeout=30,entry_timeout=30,negative_timeout=30"
 fi
 
+# ---- changes told by unumd's feed ----
+# everything kept 30 s and opens not asking: without the feed, a change on
+# the server would not be seen for 30 s; with it, at once after a sync
+# (getxattr "unum.sync", what unumd does before it starts a program on
+# imported files) and within the feed's second without one
+mkdir -p "$tmp/m5"
+printf '#include <sys/xattr.h>\nint main(int c, char **v) { return c == 2 && getxattr(v[1], "unum.sync", 0, 0) < 0 ? 0 : 1; }\n' |
+	cc -x c -o "$tmp/sync" - || notok "the sync helper builds"
+if "$UNUM" mount -o pipeline,changes=60,attr_timeout=30,entry_timeout=30,negative_timeout=30,revalidate=30 \
+	"unix:$m_sock" "$tmp/m5"; then
+	mounts="$mounts $tmp/m5"
+	printf 'one\n' >"$tmp/ex/sub/ch.txt"
+	same "$(cat "$tmp/m5/sub/ch.txt")" "one" "changes: a file reads"
+	[ -e "$tmp/m5/sub/ch-new" ] && notok "changes: a missing name is missing" ||
+		ok "changes: a missing name is missing"
+	printf 'two-two\n' >"$tmp/ex/sub/ch.txt"
+	printf 'x\n' >"$tmp/ex/sub/ch-new"
+	"$tmp/sync" "$tmp/m5" && ok "changes: a sync returns" || notok "changes: a sync returns"
+	same "$(cat "$tmp/m5/sub/ch.txt")" "two-two" \
+		"changes: rewritten on the server, it reads new after a sync"
+	[ -e "$tmp/m5/sub/ch-new" ] && ok "changes: a name made on the server is there after a sync" ||
+		notok "changes: a name made on the server is there after a sync"
+	rm "$tmp/ex/sub/ch-new"
+	"$tmp/sync" "$tmp/m5"
+	[ -e "$tmp/m5/sub/ch-new" ] && notok "changes: a name removed on the server is gone after a sync" ||
+		ok "changes: a name removed on the server is gone after a sync"
+	printf 'three-three\n' >"$tmp/ex/sub/ch.txt"
+	i=0
+	while [ "$(cat "$tmp/m5/sub/ch.txt")" != "three-three" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ $i -le 25 ] && ok "changes: without a sync, seen within the feed's second ($((i * 100)) ms)" ||
+		notok "changes: without a sync, seen within the feed's second (not after $((i * 100)) ms)"
+	"$UNUM" umount "$tmp/m5"
+else
+	notok "unum mount -o changes=60"
+fi
+"$UNUM" mount -o changes=x "unix:$m_sock" "$tmp/m5" 2>"$tmp/err"
+same "$?:$(wc -l <"$tmp/err")" "1:1" "changes=x: exit 1, one line"
+
 # ---- an ordinary user ----
 # Debian makes /dev/fuse 0666; where it is not, a private mount namespace
 # gets a 0666 node of its own (the same device).

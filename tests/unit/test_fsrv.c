@@ -1942,6 +1942,156 @@ test_xattrs_set_read_list_and_remove_like_the_xattr_calls(void **state)
 	assert_int_equal(p9_cl_clunk(cl, f), 0);
 }
 
+/* ---- the feed of changes ---- */
+
+enum { CH_COVERED = 1, CH_UNCOVERED, CH_ENTRY, CH_INODE, CH_ALL, CH_MORE };
+
+struct rec {
+	int kind;
+	uint64_t q, q2;
+	char name[NAME_MAX + 1];
+};
+
+/* Everything the feed holds now (read until no CH_MORE): its count. */
+static size_t
+feed_records(struct p9_cl *cl, uint32_t feed, struct rec *out, size_t max)
+{
+	static uint8_t buf[MSIZE];
+	size_t k = 0, at;
+	ssize_t n;
+	int more;
+
+	do {
+		more = 0;
+		n = p9_cl_read(cl, feed, 0, buf, sizeof buf);
+		assert_true(n >= 0);
+		for (at = 0; at + 19 <= (size_t)n;) {
+			size_t nl = buf[at + 17] | (size_t)buf[at + 18] << 8;
+
+			assert_true(at + 19 + nl <= (size_t)n);
+			if (buf[at] == CH_MORE)
+				more = 1;
+			else {
+				assert_true(k < max);
+				out[k].kind = buf[at];
+				memcpy(&out[k].q, buf + at + 1, 8);
+				memcpy(&out[k].q2, buf + at + 9, 8);
+				memcpy(out[k].name, buf + at + 19, nl);
+				out[k].name[nl] = '\0';
+				k++;
+			}
+			at += 19 + nl;
+		}
+		assert_int_equal(at, (size_t)n);
+	} while (more);
+	return k;
+}
+
+/* How many of r[0..n) are kind, q, q2 (~0: any) and name (NULL: any). */
+static size_t
+count_recs(const struct rec *r, size_t n, int kind, uint64_t q, uint64_t q2,
+    const char *name)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < n; i++)
+		c += r[i].kind == kind && r[i].q == q &&
+		     (q2 == ~0ull || r[i].q2 == q2) &&
+		     (!name || !strcmp(r[i].name, name));
+	return c;
+}
+
+static void
+test_changes_feed_tells_what_changed_of_the_names_walked(void **state)
+{
+	struct fx *x = *state;
+	static struct rec r[4096];
+	struct p9_qid rq, dq, aq, bq, eq, q;
+	struct p9_cl *cl, *cl2;
+	uint32_t root, root2, feed, f, d, a, b, e;
+	uint64_t size;
+	size_t n, i;
+	int fd;
+
+	assert_int_equal(mkdirat(x->efd, "d", 0755), 0);
+	put(x->efd, "d/a", "1", 1, 0644);
+	put(x->efd, "d/b", "2", 1, 0644);
+	serve(x, NULL);
+	cl = session(x, P9_2000L, &root, &rq);
+	assert_int_equal(t_xattrwalk(cl, root, "unum.changes", &feed, &size), 0);
+	assert_int_equal(size, 0);
+	/* one a connection */
+	assert_int_equal(
+	    t_xattrwalk(cl, root, "unum.changes", &f, &size), -EBUSY);
+	/* nothing walked, nothing told */
+	assert_int_equal(feed_records(cl, feed, r, 4096), 0);
+
+	d = walkto(cl, root, "d", &dq);
+	a = walkto(cl, d, "a", &aq);
+	assert_int_equal(try_walk(cl, d, "missing", &f, NULL), -ENOENT);
+	n = feed_records(cl, feed, r, 4096);
+	/* the two directories walked in are covered; that is all */
+	assert_int_equal(n, 2);
+	assert_int_equal(count_recs(r, n, CH_COVERED, rq.path, 0, ""), 1);
+	assert_int_equal(count_recs(r, n, CH_COVERED, dq.path, 0, ""), 1);
+
+	/* another connection's walks are not this feed's */
+	cl2 = session(x, P9_2000L, &root2, NULL);
+	b = walkto(cl2, root2, "d/b", &bq);
+
+	/* changes: a written, missing made, other made (never walked), b
+	 * written, d's mode changed */
+	fd = openat(x->efd, "d/a", O_WRONLY | O_APPEND | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	put(x->efd, "d/missing", "3", 1, 0644);
+	put(x->efd, "d/other", "4", 1, 0644);
+	put(x->efd, "d/b", "22", 2, 0644);
+	assert_int_equal(fchmodat(x->efd, "d", 0711, 0), 0);
+	n = feed_records(cl, feed, r, 4096);
+	assert_true(count_recs(r, n, CH_ENTRY, dq.path, aq.path, "a") >= 1);
+	assert_true(count_recs(r, n, CH_ENTRY, dq.path, 0, "missing") >= 1);
+	assert_true(count_recs(r, n, CH_ENTRY, rq.path, dq.path, "d") >= 1);
+	assert_true(count_recs(r, n, CH_INODE, dq.path, 0, "") >= 1);
+	for (i = 0; i < n; i++) { /* nothing else */
+		assert_true(r[i].kind == CH_ENTRY || r[i].kind == CH_INODE);
+		assert_true(!strcmp(r[i].name, "a") ||
+		            !strcmp(r[i].name, "missing") ||
+		            !strcmp(r[i].name, "d") || !*r[i].name);
+	}
+	/* read: gone */
+	assert_int_equal(feed_records(cl, feed, r, 4096), 0);
+
+	/* a name walked again after it was made: its file is told */
+	f = walkto(cl, d, "missing", &q);
+	assert_int_equal(unlinkat(x->efd, "d/missing", 0), 0);
+	n = feed_records(cl, feed, r, 4096);
+	assert_int_equal(count_recs(r, n, CH_ENTRY, dq.path, q.path, "missing"), 1);
+
+	/* the directory removed: not covered any more */
+	assert_int_equal(mkdirat(x->efd, "e", 0755), 0);
+	e = walkto(cl, root, "e", &eq);
+	assert_int_equal(try_walk(cl, e, "none", &b, NULL), -ENOENT);
+	n = feed_records(cl, feed, r, 4096);
+	assert_int_equal(count_recs(r, n, CH_COVERED, eq.path, 0, ""), 1);
+	assert_int_equal(p9_cl_clunk(cl, e), 0);
+	assert_int_equal(unlinkat(x->efd, "e", AT_REMOVEDIR), 0);
+	n = feed_records(cl, feed, r, 4096);
+	assert_int_equal(count_recs(r, n, CH_UNCOVERED, eq.path, 0, ""), 1);
+	assert_true(count_recs(r, n, CH_ENTRY, rq.path, eq.path, "e") >= 1);
+
+	/* a clunked feed is gone; walks go on; a new one may be had */
+	assert_int_equal(p9_cl_clunk(cl, feed), 0);
+	assert_int_equal(p9_cl_clunk(cl, walkto(cl, d, "a", NULL)), 0);
+	assert_int_equal(t_xattrwalk(cl, root, "unum.changes", &feed, &size), 0);
+	assert_int_equal(feed_records(cl, feed, r, 4096), 0);
+	assert_int_equal(p9_cl_clunk(cl, feed), 0);
+	assert_int_equal(p9_cl_clunk(cl, f), 0);
+	assert_int_equal(p9_cl_clunk(cl, a), 0);
+	assert_int_equal(p9_cl_clunk(cl, d), 0);
+}
+
 static void
 test_xattr_write_at_a_wrapping_offset_is_refused(void **state)
 {
@@ -3271,6 +3421,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_xattr_write_at_a_wrapping_offset_is_refused, setup,
 	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_changes_feed_tells_what_changed_of_the_names_walked,
+	        setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_lock_conflict_is_blocked_and_reported_by_getlock, setup,
 	        teardown),
