@@ -1184,12 +1184,54 @@ static void on_pidfd(uv_poll_t *p, int status, int events);
 static void on_stream(uv_poll_t *p, int status, int events);
 static void on_stdin(uv_poll_t *p, int status, int events);
 
+/* Makes the directories of path below base (a scratch directory that
+ * exists here) as they are missing, mode 0755: a place for a bind.  Each
+ * one that is there already must be a directory of root's or uid's (none
+ * another user could swap for a symlink before the bind).  0 or -1. */
+static int
+make_below(const char *base, const char *path, uid_t uid)
+{
+	char buf[1100], *name, *save = NULL;
+	struct stat st;
+	int fd, nfd;
+
+	if ((fd = open(base, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -1;
+	snprintf(buf, sizeof buf, "%s", path + strlen(base));
+	for (name = strtok_r(buf, "/", &save); name;
+	     name = strtok_r(NULL, "/", &save)) {
+		if (mkdirat(fd, name, 0755) < 0 && errno != EEXIST)
+			break;
+		nfd = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		                           O_CLOEXEC);
+		close(fd);
+		if ((fd = nfd) < 0 || fstat(fd, &st) < 0 ||
+		    (st.st_uid != 0 && st.st_uid != uid))
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+	return name ? -1 : 0;
+}
+
+/* A node's own scratch directories: a path the origin has beneath one of
+ * them gets its own place here (made: make_below), not the origin's whole
+ * directory over this node's: /tmp stays this node's, as a compiler's
+ * temporary files want (the driver and its passes run here). */
+static int
+scratch(const char *dir)
+{
+	return !strcmp(dir, "/tmp") || !strcmp(dir, "/var/tmp");
+}
+
 /* The binds that show the origin's paths (mounted at mnt) at the same
  * places: for each path, its deepest part that exists here (a bind needs
- * a place), if the origin has it; never the root itself.  Shallow ones
- * first, so deeper ones land on top. */
+ * a place), if the origin has it; never the root itself; below a scratch
+ * directory, the path itself, its place made.  Shallow ones first, so
+ * deeper ones land on top. */
 static int
-import_binds(const struct config *c, const char *mnt, struct child *a)
+import_binds(
+    const struct config *c, const char *mnt, uid_t uid, struct child *a)
 {
 	char **p;
 	size_t n = 0, k;
@@ -1203,13 +1245,22 @@ import_binds(const struct config *c, const char *mnt, struct child *a)
 		char dst[1100], src[1700], *slash;
 		struct stat st;
 
+		char want[1100];
+
 		snprintf(dst, sizeof dst, "%s", *p);
 		while (strlen(dst) > 1 && dst[strlen(dst) - 1] == '/')
 			dst[strlen(dst) - 1] = '\0';
+		snprintf(want, sizeof want, "%s", dst);
 		while (lstat(dst, &st) < 0 && (slash = strrchr(dst, '/')))
 			*(slash == dst ? slash + 1 : slash) = '\0';
 		if (!strcmp(dst, "/"))
 			continue;
+		if (strcmp(dst, want) && scratch(dst)) {
+			snprintf(src, sizeof src, "%s%s", mnt, want);
+			if (stat(src, &st) == 0 && S_ISDIR(st.st_mode) &&
+			    make_below(dst, want, uid) == 0)
+				snprintf(dst, sizeof dst, "%s", want);
+		}
 		snprintf(src, sizeof src, "%s%s", mnt, dst);
 		if (stat(src, &st) < 0)
 			continue; /* not there either */
@@ -1286,7 +1337,7 @@ spawn(struct slot *s, const struct config *c, const char *mnt, char *err,
 	 * the program sees the origin's files as they are */
 	if (mnt)
 		getxattr(mnt, "unum.sync", NULL, 0);
-	if (mnt && a.setids && (rc = import_binds(c, mnt, &a)) < 0) {
+	if (mnt && a.setids && (rc = import_binds(c, mnt, s->uid, &a)) < 0) {
 		binds_free(&a);
 		snprintf(err, cap, "exec: %s", strerror(-rc));
 		return rc;

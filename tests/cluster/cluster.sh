@@ -125,6 +125,15 @@ same "$out" "n2
 from n1
 /tmp/work" "a process on n2 reads a file only its origin (n1) has, in the origin's working directory"
 on n3 test -e /tmp/work/only-on-n1 && notok "n3 has no such file itself" || ok "n3 has no such file itself"
+# the working directory lies in /tmp, which n2 has no /tmp/work of: its
+# place is made in n2's /tmp, and the rest of /tmp stays n2's own (a
+# compiler's temporary files stay where it runs)
+on n2 sh -c 'echo own > /tmp/n2-own'
+out=$(on n1 bash -c "cd /tmp/work && '$UNUM' run -n n2 sh -c 'cat /tmp/n2-own only-on-n1; echo t > /tmp/n2-tmp'" 2>&1)
+same "$out" "own
+from n1" "a process on n2 from /tmp/work on n1: /tmp is n2's own, /tmp/work n1's"
+same "$(on n2 cat /tmp/n2-tmp 2>&1):$(on n1 cat /tmp/n2-tmp 2>&1 | head -c 4)" "t:cat:" \
+	"... what it writes in /tmp stays on n2"
 on n1 bash -c "cd /tmp/work && '$UNUM' run -n n3 sh -c 'echo written on \$(hostname) > out'"
 same "$(on n1 cat /tmp/work/out 2>&1)" "written on n3" \
 	"what a process on n3 wrote in the imported directory is on n1 right after its exit"
@@ -144,7 +153,7 @@ out=$(on n1 bash -c "cd /tmp/work && '$UNUM' run -a cat only-on-n1" 2>&1 | sort 
 same "$out" "n1: from n1 n2: from n1 n3: from n1 " "run -a: every node reads the origin's file"
 out=$(on n1 bash -c "cd / && '$UNUM' run -a --no-import cat /tmp/work/only-on-n1" 2>&1 | grep -c 'No such file')
 same "$out" "2" "run -a --no-import: the others have no such file"
-out=$(on n1 bash -c "cd /tmp/work && '$UNUM' run --no-import -n n2 ls /tmp/work" 2>&1)
+out=$(on n1 bash -c "cd /tmp/work && '$UNUM' run --no-import -n n2 ls /tmp/work/only-on-n1" 2>&1)
 case "$out" in *"No such file"*) ok "--no-import: the node's own files" ;;
 *) notok "--no-import: the node's own files: $out" ;; esac
 
