@@ -65,6 +65,14 @@ struct node {
 	struct timespec checked; /* when an open last checked them */
 	int covered; /* a directory whose changes the server's feed tells:
 	              * 1, or -1 not (asked), 0 not known */
+	/* a regular file's attributes as a getattr last had them, while
+	 * nothing said they changed since (st_ok): where the feed covers
+	 * it, a getattr is answered with them (the kernel asks again after
+	 * every read, for the atime); agen counts what made them stale
+	 * here (writes, setattr) */
+	struct stat st;
+	int st_ok;
+	unsigned agen;
 	/* until when it is known to have no security.capability (the kernel
 	 * asks before every write) */
 	struct timespec nocaps;
@@ -114,6 +122,7 @@ struct fs {
 	 * asks (want/done: the syncs asked and answered, under slock);
 	 * what it covers the kernel may keep this long */
 	double changes;
+	unsigned fgen; /* the feed's invalidations so far (under lock) */
 	uint32_t feed;
 	struct p9_cl *feedcl;
 	struct fuse_session *se;
@@ -647,22 +656,53 @@ op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
 	fuse_reply_none(req);
 }
 
+/* n's attributes changed here (a write, a setattr): not answered from
+ * what the last getattr had. */
+static void
+attr_stale(struct fs *fs, struct node *n)
+{
+	pthread_mutex_lock(&fs->lock);
+	n->st_ok = 0;
+	n->agen++;
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static void
 op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	struct node *n = node_of(fs, ino);
+	double keep = kept(fs, n, 0, fs->attr_timeout);
 	struct p9_cl *cl;
 	struct stat st;
+	unsigned agen, fgen;
 	uint32_t fid;
-	int rc;
+	int rc, have;
 
+	pthread_mutex_lock(&fs->lock);
+	have = keep > fs->attr_timeout && n->st_ok;
+	if (have)
+		st = n->st;
+	agen = n->agen;
+	fgen = fs->fgen;
+	pthread_mutex_unlock(&fs->lock);
+	if (have) { /* the feed says when they change */
+		fuse_reply_attr(req, &st, keep);
+		return;
+	}
 	if ((rc = nfid(fs, ino, &cl, &fid)) == 0)
 		rc = get_stat(fs, cl, fid, &st, NULL);
-	if (rc < 0)
+	if (rc < 0) {
 		reply_err(req, rc);
-	else
-		fuse_reply_attr(
-		    req, &st, kept(fs, node_of(fs, ino), 0, fs->attr_timeout));
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (S_ISREG(st.st_mode) && n->agen == agen && fs->fgen == fgen) {
+		n->st = st;
+		n->st_ok = 1;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	fuse_reply_attr(req, &st, keep);
 }
 
 static void
@@ -674,6 +714,8 @@ op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	struct stat st;
 	uint32_t fid;
 	int rc;
+
+	attr_stale(fs, node_of(fs, ino));
 
 	if ((rc = nfid(fs, ino, &cl, &fid)) < 0) {
 		reply_err(req, rc);
@@ -845,6 +887,7 @@ op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 	}
 	if ((rc = nfid(fs, parent, &cl, &dfid)) == 0 &&
 	    (rc = nfid(fs, ino, &cl2, &fid)) == 0) {
+		attr_stale(fs, node_of(fs, ino)); /* its link count */
 		t.u.link.dfid = dfid;
 		t.u.link.fid = fid;
 		t.u.link.name = (char *)name;
@@ -1216,6 +1259,8 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	uint32_t fid;
 	int rc;
 
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		attr_stale(fs, node_of(fs, ino)); /* it is to change */
 	if (fs->revalidate > 0 && (fi->flags & O_ACCMODE) == O_RDONLY &&
 	    !(fi->flags & O_TRUNC)) {
 		/* checked at an open just before: read as it was then, the
@@ -1394,6 +1439,7 @@ op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		reply_err(req, rc);
 		return;
 	}
+	attr_stale(fs, node_of(fs, ino));
 	while (done < size) {
 		size_t want = size - done;
 
@@ -1648,6 +1694,7 @@ inval_add(struct fs *fs, struct node *n, int entry, struct inval **v,
 	struct inval *x;
 
 	memset(&n->checked, 0, sizeof n->checked);
+	n->st_ok = 0;
 	if (*nv == *cap) {
 		size_t c = *cap ? *cap * 2 : 64;
 
@@ -1713,6 +1760,8 @@ feed_apply(struct fs *fs, const uint8_t *b, size_t len)
 	int more = 0;
 
 	pthread_mutex_lock(&fs->lock);
+	if (len)
+		fs->fgen++;
 	while (at + CH_HDR <= len) {
 		size_t nl = (size_t)b[at + 17] | (size_t)b[at + 18] << 8;
 		char name[NAME_MAX + 1];

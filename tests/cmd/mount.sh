@@ -181,6 +181,19 @@ if "$UNUM" mount -o pipeline,changes=60,attr_timeout=30,entry_timeout=30,negativ
 	done
 	[ $i -le 25 ] && ok "changes: without a sync, seen within the feed's second ($((i * 100)) ms)" ||
 		notok "changes: without a sync, seen within the feed's second (not after $((i * 100)) ms)"
+	# attributes: kept while the feed says nothing, never over a change
+	# made here or told by the feed
+	cat "$tmp/m5/sub/ch.txt" >/dev/null
+	same "$(stat -c %s "$tmp/m5/sub/ch.txt")" "12" "changes: stat after a read (answered here)"
+	printf 'more\n' >>"$tmp/m5/sub/ch.txt"
+	same "$(stat -c %s "$tmp/m5/sub/ch.txt"):$(stat -c %s "$tmp/ex/sub/ch.txt")" "17:17" \
+		"changes: appended through the mount, stat says so at once"
+	printf 'four\n' >"$tmp/ex/sub/ch.txt"
+	"$tmp/sync" "$tmp/m5"
+	same "$(stat -c %s "$tmp/m5/sub/ch.txt")" "5" "changes: rewritten on the server, stat says so after a sync"
+	truncate -s 2 "$tmp/m5/sub/ch.txt"
+	same "$(stat -c %s "$tmp/m5/sub/ch.txt"):$(stat -c %s "$tmp/ex/sub/ch.txt")" "2:2" \
+		"changes: truncated through the mount, stat says so at once"
 	"$UNUM" umount "$tmp/m5"
 else
 	notok "unum mount -o changes=60"
