@@ -716,7 +716,8 @@ feed_read(struct p9_req *r, struct feed *f)
 		out += (uint32_t)rl;
 		at += rl;
 	}
-	memmove(f->buf, f->buf + at, f->len - at);
+	if (at) /* (no buffer yet: nothing to move) */
+		memmove(f->buf, f->buf + at, f->len - at);
 	f->len -= at;
 	f->last = 0;
 	pthread_mutex_unlock(&fs->flock);
