@@ -1686,15 +1686,14 @@ struct inval {
 	char *name;
 };
 
-/* Collects n's invalidation (lock held); its next open asks again. */
+/* Adds an invalidation: inode ino (0: none), the entry name in parent
+ * (0: none). */
 static void
-inval_add(struct fs *fs, struct node *n, int entry, struct inval **v,
-    size_t *nv, size_t *cap)
+inval_push(struct inval **v, size_t *nv, size_t *cap, fuse_ino_t ino,
+    fuse_ino_t parent, const char *name)
 {
 	struct inval *x;
 
-	memset(&n->checked, 0, sizeof n->checked);
-	n->st_ok = 0;
 	if (*nv == *cap) {
 		size_t c = *cap ? *cap * 2 : 64;
 
@@ -1704,12 +1703,24 @@ inval_add(struct fs *fs, struct node *n, int entry, struct inval **v,
 		*cap = c;
 	}
 	x = &(*v)[*nv];
-	x->ino = ino_of(fs, n);
-	x->parent = entry && n->parent ? ino_of(fs, n->parent) : 0;
-	x->name = x->parent && n->name ? strdup(n->name) : NULL;
-	if (x->parent && !x->name)
-		x->parent = 0;
-	(*nv)++;
+	x->ino = ino;
+	x->name = parent && name ? strdup(name) : NULL;
+	x->parent = x->name ? parent : 0;
+	if (x->ino || x->parent)
+		(*nv)++;
+	else
+		free(x->name);
+}
+
+/* Collects n's invalidation (lock held); its next open asks again. */
+static void
+inval_add(struct fs *fs, struct node *n, int entry, struct inval **v,
+    size_t *nv, size_t *cap)
+{
+	memset(&n->checked, 0, sizeof n->checked);
+	n->st_ok = 0;
+	inval_push(v, nv, cap, ino_of(fs, n),
+	    entry && n->parent ? ino_of(fs, n->parent) : 0, n->name);
 }
 
 /* Tells the kernel (no lock held: it may call us back). */
@@ -1722,7 +1733,8 @@ inval_send(struct fs *fs, struct inval *v, size_t nv)
 		if (v[i].parent)
 			fuse_lowlevel_notify_inval_entry(fs->se, v[i].parent,
 			    v[i].name, strlen(v[i].name));
-		fuse_lowlevel_notify_inval_inode(fs->se, v[i].ino, 0, 0);
+		if (v[i].ino)
+			fuse_lowlevel_notify_inval_inode(fs->se, v[i].ino, 0, 0);
 		free(v[i].name);
 	}
 	free(v);
@@ -1794,24 +1806,8 @@ feed_apply(struct fs *fs, const uint8_t *b, size_t len)
 			break;
 		case CH_ENTRY:
 			if (n && nl && strlen(name) == nl &&
-			    !strchr(name, '/')) {
-				struct inval *x;
-
-				if (nv == cap) {
-					size_t k = cap ? cap * 2 : 64;
-
-					if (!(x = realloc(v, k * sizeof *x)))
-						break;
-					v = x;
-					cap = k;
-				}
-				x = &v[nv];
-				x->parent = ino_of(fs, n);
-				x->name = strdup(name);
-				x->ino = 0;
-				if (x->name)
-					nv++;
-			}
+			    !strchr(name, '/'))
+				inval_push(&v, &nv, &cap, 0, ino_of(fs, n), name);
 			if (q2 && (c = node_by_q(fs, q2)))
 				inval_add(fs, c, 0, &v, &nv, &cap);
 			break;
@@ -1830,26 +1826,7 @@ feed_apply(struct fs *fs, const uint8_t *b, size_t len)
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
-	for (i = 0; i < nv; i++)
-		if (!v[i].ino) { /* an entry alone */
-			fuse_lowlevel_notify_inval_entry(fs->se, v[i].parent,
-			    v[i].name, strlen(v[i].name));
-			free(v[i].name);
-			v[i].name = NULL;
-			v[i].parent = 0;
-		}
-	for (i = 0; i < nv; i++)
-		if (v[i].ino)
-			break;
-	if (i < nv) { /* the rest: nodes */
-		size_t k = 0;
-
-		for (i = 0; i < nv; i++)
-			if (v[i].ino)
-				v[k++] = v[i];
-		inval_send(fs, v, k);
-	} else
-		free(v);
+	inval_send(fs, v, nv);
 	return more;
 }
 
