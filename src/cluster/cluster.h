@@ -53,6 +53,8 @@ struct clu_member {
 	double placed;
 	uint64_t placed_at;
 	unsigned running;
+	double ours_s; /* what of ours ran there, smoothed as the load
+	                * figure is (clu_place_sample) */
 	/* private to member.c */
 	struct sockaddr_storage sa;
 	socklen_t salen;
@@ -158,8 +160,8 @@ void clu_policy_merge(struct clu_policy *base, const struct clu_policy *over);
  * clu_place_ended when that run's attach goes).  spread keeps work on
  * this node while it runs fewer than its CPUs of its own placing and is
  * not loaded (a build's quick steps stay, its parallel ones spread),
- * else takes the least score, this node's with one CPU's worth more.  A pinned node takes work
- * even while draining (it was named).  NULL with errno: EHOSTUNREACH (a
+ * else takes the least score.  A pinned node takes work even while
+ * draining (it was named).  NULL with errno: EHOSTUNREACH (a
  * pinned node that is not alive), ENOENT (no such node), ENODEV (no
  * member meets the constraints). */
 struct clu_member *clu_place(struct clu_member *const *m, unsigned n,
@@ -171,10 +173,13 @@ struct clu_member *clu_place(struct clu_member *const *m, unsigned n,
  * seconds as m's load figure comes to show it. */
 void clu_place_ended(struct clu_member *m, uint64_t at, uint64_t now,
     int ended);
-/* A member's score for spread (lower is better): the load figure per
- * CPU, or what of ours runs there per CPU when that is more.  spread
- * adds one CPU's worth to this node's own (clu_place). */
+/* A member's score for spread (lower is better), per CPU: what others
+ * run there (the load figure less ours_s) and what of ours runs there
+ * now. */
 double clu_place_score(const struct clu_member *m, uint64_t now);
+/* Samples what of ours runs on m into its ours_s, once for each sample
+ * of the load figure, with the load figure's smoothing. */
+void clu_place_sample(struct clu_member *m, uint64_t now);
 
 /* ---- The /cluster tree (tree.c) ---- */
 

@@ -1214,6 +1214,7 @@ on_meta(uv_timer_t *t)
 	struct clu_member *s = mb->self;
 	uint64_t now = uv_now(mb->loop), mem = mem_available();
 	uint32_t load;
+	unsigned i;
 	double ncpu = s->m.ncpu ? s->m.ncpu : 1;
 	int64_t dl, dm;
 
@@ -1221,6 +1222,8 @@ on_meta(uv_timer_t *t)
 	mb->runq = 0.8 * mb->runq + 0.2 * procs_running(mb);
 	load = (uint32_t)(mb->runq / ncpu * 1000 + 0.5);
 	s->m.load = load;
+	for (i = 0; i < mb->n; i++)
+		clu_place_sample(mb->m[i], now);
 	s->m.memfree = mem;
 	/* news when it moved: a tenth of a CPU, a twentieth of memory, or
 	 * anything after 10 s */

@@ -4,21 +4,22 @@
  * this node's view of the members.  Nothing here asks anyone: a placement
  * costs no round trip.
  *
- * spread scores each member by what a new process would find there:
- * runnable threads per CPU (the member's load figure, smoothed over
- * seconds), or, when more, what this node knows runs there of its own
- * placing per CPU: the runs whose attach here is open, and those whose
- * attach went while their process may live on, fading as the load
- * figure comes to show them (clu_place_ended).  The larger of the two,
- * not their sum: a build's thousand half-second compiles are in the
- * load figure as a level and in the runs as they come and go, and a
- * sum would count each twice.  This node's own score carries one CPU's
- * worth more (it also runs the session's make and shells and serves
- * the others' imports); before any score, spread keeps work here while
- * this node runs fewer of its runs than its CPUs and is not loaded.
- * Members short of memory (under 256 MiB free) are chosen only when all
- * are.  The lowest score wins, ties to the one with fewer of ours; so a
- * burst of spawns is dealt out, not dropped on the one idle node.
+ * spread scores each member by what a new process would find there, per
+ * CPU: what others run there, plus what this node knows runs there of
+ * its own placing now (the runs whose attach here is open, and those
+ * whose attach went while their process may live on, fading:
+ * clu_place_ended).  What others run is the member's load figure
+ * (runnable threads, smoothed over seconds) less ours there, smoothed
+ * the same way at each sample (clu_place_sample): the load figure holds
+ * ours as they ran seconds ago.  Neither a sum (a build's half-second
+ * compiles counted twice) nor the larger of the two (this node, its
+ * compiles just ended, still busy for seconds while the other has
+ * three) deals a build out evenly.  Before any score, spread keeps work
+ * here while this node runs fewer of its runs than its CPUs and is not
+ * loaded.  Members short of memory (under 256 MiB free) are chosen only
+ * when all are.  The lowest score wins, ties to the one with fewer of
+ * ours; so a burst of spawns is dealt out, not dropped on the one idle
+ * node.
  */
 #include <errno.h>
 #include <math.h>
@@ -263,14 +264,26 @@ ours(const struct clu_member *m, uint64_t now)
 	return m->running + placed_now(m, now);
 }
 
+void
+clu_place_sample(struct clu_member *m, uint64_t now)
+{
+	m->ours_s = 0.8 * m->ours_s + 0.2 * ours(m, now);
+}
+
+/* What others run there per CPU: the load figure, smoothed over
+ * seconds, holds ours as they ran then; less that. */
+static double
+others(const struct clu_member *m)
+{
+	double o = m->m.load / 1000.0 - m->ours_s / cpus_of(m);
+
+	return o > 0 ? o : 0;
+}
+
 double
 clu_place_score(const struct clu_member *m, uint64_t now)
 {
-	double load = m->m.load / 1000.0, mine = ours(m, now) / cpus_of(m);
-
-	/* the load figure, smoothed over seconds, already holds what of
-	 * ours ran long enough; what we know runs there now is the floor */
-	return load > mine ? load : mine;
+	return others(m) + ours(m, now) / cpus_of(m);
 }
 
 /* Less than this free: chosen by spread only if every member is. */
@@ -341,12 +354,11 @@ clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
 		errno = ENODEV;
 		return NULL;
 	}
-	/* spread: here while a CPU here is free of our runs and the node
-	 * is not loaded (no round trip, the files at hand) */
+	/* spread: here while a CPU here is free of our runs and others'
+	 * (no round trip, the files at hand) */
 	for (i = 0; i < n; i++)
 		if (m[i]->self && fits(m[i], p, 0) && !short_of_memory(m[i]) &&
-		    m[i]->running < cpus_of(m[i]) &&
-		    m[i]->m.load < 1000) {
+		    m[i]->running < cpus_of(m[i]) && others(m[i]) < 1) {
 			count(m[i]);
 			return m[i];
 		}
@@ -359,8 +371,6 @@ clu_place(struct clu_member *const *m, unsigned n, const struct clu_policy *p,
 		if (!fits(m[i], p, 0) || (k > 0 && short_of_memory(m[i])))
 			continue;
 		s = clu_place_score(m[i], now);
-		if (m[i]->self) /* its duties: one CPU's worth */
-			s += 1.0 / cpus_of(m[i]);
 		if (!best || s < bs - 1e-9 ||
 		    (fabs(s - bs) <= 1e-9 && ours(m[i], now) < ours(best, now))) {
 			best = m[i];

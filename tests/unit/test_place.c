@@ -701,13 +701,14 @@ test_spread_prefers_the_least_loaded(void **state)
 	mem[2].m.load = 500;
 	mem[3].m.load = 1500;
 	assert_string_equal(place(n, &p, &rr, T0), "n3");
-	/* a burst: n3 until what was placed there outweighs n4's load */
-	mem[2].placed = 0;
+	/* what was placed there adds to its load figure, which does not
+	 * show it yet: n3 0.5 + 1, n4 1.5, a tie, goes to the one placed on
+	 * least */
 	mem[2].m.ncpu = 1;
 	mem[3].m.ncpu = 1;
-	assert_string_equal(place(n, &p, &rr, T0), "n3"); /* 0.5 < 1.5 */
-	/* 1.5 each: a tie goes to the one placed on least */
 	assert_string_equal(place(n, &p, &rr, T0), "n4");
+	/* n3 1.5, n4 2.5 */
+	assert_string_equal(place(n, &p, &rr, T0), "n3");
 }
 
 /* 1000 placements on 4 equally loaded idle members, 1 ms apart, land
@@ -811,14 +812,15 @@ test_spread_chooses_a_member_short_of_memory_only_if_all_are(void **state)
 
 /* ---- clu_place_score ---- */
 
-/* The score is the load figure per CPU, or what this node knows runs
- * there of its placing per CPU when that is more (the load figure is
- * smoothed over seconds: it holds what ran long enough, and lags a
- * burst). */
+/* The score is what others run there per CPU (the load figure less our
+ * runs there, smoothed as the load figure is) plus what of ours runs
+ * there now, per CPU: the load figure is smoothed over seconds; it lags
+ * a burst, and it holds runs that ended. */
 static void
-test_score_is_load_or_our_runs_there_per_cpu(void **state)
+test_score_is_others_load_and_our_runs_now_per_cpu(void **state)
 {
 	struct clu_member *m;
+	unsigned i;
 
 	(void)state;
 	cluster(1);
@@ -826,11 +828,23 @@ test_score_is_load_or_our_runs_there_per_cpu(void **state)
 	m->m.load = 1500;
 	m->m.ncpu = 2;
 	assert_true(fabs(clu_place_score(m, T0) - 1.5) < 1e-9);
-	m->running = 2; /* 1 per CPU: the load already shows more */
-	assert_true(fabs(clu_place_score(m, T0) - 1.5) < 1e-9);
-	m->running = 5; /* a burst the load does not show yet */
+	m->running = 2; /* a burst the load does not show yet */
 	assert_true(fabs(clu_place_score(m, T0) - 2.5) < 1e-9);
+	/* sampled for as long as the load figure takes to show them: the
+	 * load (1.5 per CPU) was theirs (1) and others' (0.5) */
+	for (i = 0; i < 40; i++)
+		clu_place_sample(m, T0);
+	assert_true(fabs(m->ours_s - 2.0) < 1e-3);
+	assert_true(fabs(clu_place_score(m, T0) - 1.5) < 1e-3);
+	/* they end: off the score at once, though the load shows them */
+	m->running = 0;
+	assert_true(fabs(clu_place_score(m, T0) - 0.5) < 1e-3);
+	/* what others run is never less than nothing */
+	m->m.load = 200;
+	assert_true(fabs(clu_place_score(m, T0)) < 1e-9);
 	/* a run that may live on after its attach fades: halved in 3 s */
+	m->m.load = 0;
+	m->ours_s = 0;
 	m->running = 4;
 	m->placed = 2;
 	m->placed_at = T0;
@@ -840,11 +854,13 @@ test_score_is_load_or_our_runs_there_per_cpu(void **state)
 	/* memory is not in the score: clu_place filters on it */
 	m->running = 0;
 	m->placed = 0;
+	m->m.load = 1500;
 	m->m.memfree = 255 * MiB;
 	assert_true(fabs(clu_place_score(m, T0) - 1.5) < 1e-9);
 	/* no CPU count is taken as one */
 	m->m.memfree = 4 * GiB;
 	m->m.ncpu = 0;
+	m->m.load = 0;
 	m->running = 3;
 	assert_true(fabs(clu_place_score(m, T0) - 3.0) < 1e-9);
 }
@@ -919,27 +935,30 @@ test_a_ghost_run_that_ended_weighs_nothing(void **state)
 	assert_true(fabs(clu_place_score(m, T0 + 8000) - 0.5) < 1e-6);
 }
 
-/* Busy here (its make, its shells, the others' imports), this node
- * takes a run only when the others have a CPU's worth more to do: with
- * make -j4 over two one-CPU nodes, one compile here, three there. */
+/* make -j4 over two one-CPU nodes: both compiles here just ended, and
+ * this node's load figure (smoothed) still shows them with make's 0.3;
+ * the other runs two.  The next two are here, where a CPU is free now
+ * (the load figure alone would send both there, three and four on one
+ * CPU, this one idle), then there. */
 static void
-test_spread_gives_this_node_a_cpu_less(void **state)
+test_spread_sees_runs_that_ended_here_at_once(void **state)
 {
 	struct clu_policy p = policy("spread");
-	struct clu_member *m;
-	unsigned rr = 0, n = cluster(2), i;
+	unsigned n = cluster(2);
+	unsigned rr = 0;
 
 	(void)state;
 	mem[0].m.ncpu = mem[1].m.ncpu = 1;
-	mem[0].m.load = 1200; /* make and a compile of ours */
-	mem[0].running = 1;
-	for (i = 0; i < 3; i++) {
-		m = clu_place(mp, n, &p, &rr, T0);
-		assert_string_equal(m->name, "n2");
-	}
-	/* three there: a fourth is as well here (2.2 against 3) */
-	m = clu_place(mp, n, &p, &rr, T0);
-	assert_string_equal(m->name, "n1");
+	mem[0].m.load = 2300;
+	mem[0].ours_s = 2;
+	mem[1].m.load = 2000;
+	mem[1].ours_s = 2;
+	mem[1].running = 2;
+	assert_string_equal(place(n, &p, &rr, T0), "n1"); /* 0.3 < 2 */
+	assert_string_equal(place(n, &p, &rr, T0), "n1"); /* 1.3 < 2 */
+	assert_string_equal(place(n, &p, &rr, T0), "n2"); /* 2.3 > 2 */
+	assert_int_equal(mem[0].running, 2);
+	assert_int_equal(mem[1].running, 3);
 }
 
 int
@@ -948,7 +967,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_spread_keeps_work_here_while_a_cpu_is_free),
 	    cmocka_unit_test(test_a_ghost_run_that_ended_weighs_nothing),
-	    cmocka_unit_test(test_spread_gives_this_node_a_cpu_less),
+	    cmocka_unit_test(test_spread_sees_runs_that_ended_here_at_once),
 	    cmocka_unit_test(test_parse_kind_words),
 	    cmocka_unit_test(test_parse_node_and_pinned_name_the_node),
 	    cmocka_unit_test(test_parse_constraints),
@@ -985,7 +1004,7 @@ main(void)
 	    cmocka_unit_test(test_spread_avoids_a_member_short_of_memory),
 	    cmocka_unit_test(
 	        test_spread_chooses_a_member_short_of_memory_only_if_all_are),
-	    cmocka_unit_test(test_score_is_load_or_our_runs_there_per_cpu),
+	    cmocka_unit_test(test_score_is_others_load_and_our_runs_now_per_cpu),
 	};
 
 	return cmocka_run_group_tests_name("place", tests, NULL, NULL);
