@@ -552,6 +552,17 @@ seen_note(struct feed *f, int wd, const char *name, uint64_t q)
 	return 0;
 }
 
+/* The feed of connection c, or NULL.  Under flock. */
+static struct feed *
+feed_of(struct fsrv *fs, const struct p9_conn *c)
+{
+	struct feed *f;
+
+	for (f = fs->feeds; f && f->conn != c; f = f->next)
+		;
+	return f;
+}
+
 /* The watch on the directory dfd for f, announced to it: its descriptor,
  * or -1 when the directory cannot be covered.  Under flock. */
 static int
@@ -619,9 +630,7 @@ note_walk(struct job *j, int dfd, const char *name, uint64_t q, int wd)
 	if (!atomic_load(&fs->nfeeds))
 		return -1;
 	pthread_mutex_lock(&fs->flock);
-	for (f = fs->feeds; f; f = f->next)
-		if (f->conn == j->r->conn)
-			break;
+	f = feed_of(fs, j->r->conn);
 	if (f && wd < 0)
 		wd = feed_watch(f, dfd);
 	if (f && wd >= 0 && (size_t)wd < f->ncovered && f->covered[wd] &&
@@ -735,10 +744,7 @@ feed_new(struct p9_req *r, struct ffid *nf)
 	int rc = 0;
 
 	pthread_mutex_lock(&fs->flock);
-	for (f = fs->feeds; f; f = f->next)
-		if (f->conn == r->conn)
-			break;
-	if (f)
+	if ((f = feed_of(fs, r->conn)))
 		rc = -EBUSY; /* one a connection */
 	else if (!(f = calloc(1, sizeof *f)))
 		rc = -ENOMEM;
@@ -1859,9 +1865,7 @@ do_getattr_watched(struct job *j)
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&fs->flock);
-	for (f = fs->feeds; f; f = f->next)
-		if (f->conn == j->r->conn)
-			break;
+	f = feed_of(fs, j->r->conn);
 	if (f)
 		wd = feed_watch(f, j->node->pfd);
 	pthread_mutex_unlock(&fs->flock);
