@@ -158,8 +158,9 @@ void clu_policy_merge(struct clu_policy *base, const struct clu_policy *over);
  * them) under p; *rr is the round-robin cursor; now the loop time in ms.
  * Counts the choice in the member's running (the caller tells
  * clu_place_ended when that run's attach goes).  spread keeps work on
- * this node while it runs fewer than its CPUs of its own placing and is
- * not loaded (a build's quick steps stay, its parallel ones spread),
+ * this node while it runs fewer than its CPUs of its own placing and
+ * what others run leaves a CPU (a build's quick steps stay, its
+ * parallel ones spread),
  * else takes the least score.  A pinned node takes work even while
  * draining (it was named).  NULL with errno: EHOSTUNREACH (a
  * pinned node that is not alive), ENOENT (no such node), ENODEV (no

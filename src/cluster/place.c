@@ -15,8 +15,8 @@
  * compiles counted twice) nor the larger of the two (this node, its
  * compiles just ended, still busy for seconds while the other has
  * three) deals a build out evenly.  Before any score, spread keeps work
- * here while this node runs fewer of its runs than its CPUs and is not
- * loaded.  Members short of memory (under 256 MiB free) are chosen only
+ * here while this node runs fewer of its runs than its CPUs and what
+ * others run here leaves a CPU.  Members short of memory (under 256 MiB free) are chosen only
  * when all are.  The lowest score wins, ties to the one with fewer of
  * ours; so a burst of spawns is dealt out, not dropped on the one idle
  * node.
