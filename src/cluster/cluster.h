@@ -160,11 +160,10 @@ void clu_policy_merge(struct clu_policy *base, const struct clu_policy *over);
  * clu_place_ended when that run's attach goes).  spread keeps work on
  * this node while it runs fewer than its CPUs of its own placing and
  * what others run leaves a CPU (a build's quick steps stay, its
- * parallel ones spread),
- * else takes the least score.  A pinned node takes work even while
- * draining (it was named).  NULL with errno: EHOSTUNREACH (a
- * pinned node that is not alive), ENOENT (no such node), ENODEV (no
- * member meets the constraints). */
+ * parallel ones spread), else takes the least score.  A pinned node
+ * takes work even while draining (it was named).  NULL with errno:
+ * EHOSTUNREACH (a pinned node that is not alive), ENOENT (no such node),
+ * ENODEV (no member meets the constraints). */
 struct clu_member *clu_place(struct clu_member *const *m, unsigned n,
     const struct clu_policy *p, unsigned *rr, uint64_t now);
 /* The attach of a run that clu_place placed on m at loop time at went:

@@ -16,10 +16,10 @@
  * compiles just ended, still busy for seconds while the other has
  * three) deals a build out evenly.  Before any score, spread keeps work
  * here while this node runs fewer of its runs than its CPUs and what
- * others run here leaves a CPU.  Members short of memory (under 256 MiB free) are chosen only
- * when all are.  The lowest score wins, ties to the one with fewer of
- * ours; so a burst of spawns is dealt out, not dropped on the one idle
- * node.
+ * others run here leaves a CPU.  Members short of memory (under 256 MiB
+ * free) are chosen only when all are.  The lowest score wins, ties to
+ * the one with fewer of ours; so a burst of spawns is dealt out, not
+ * dropped on the one idle node.
  */
 #include <errno.h>
 #include <math.h>
